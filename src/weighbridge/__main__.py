@@ -1,0 +1,3 @@
+from weighbridge.cli.main import main
+
+main()
