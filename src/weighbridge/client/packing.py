@@ -1,0 +1,290 @@
+"""What gets uploaded: a file as it is, or a folder as a virtual, uncompressed tar.
+
+A `ByteSource` has a size, a file name and extension for the session, and serves any
+byte range as an iterator of pieces of at most `PIECE_SIZE` bytes, read from disk on
+demand; nothing is ever held whole in memory, and a retried chunk re-reads its range.
+
+`FolderTar` never writes a tar to disk. It lays the archive out once in memory
+(headers from `tarfile.TarInfo.tobuf`, then each file's data region and its padding to a
+512-byte block, then two zero blocks and padding to a 10240-byte record, exactly as
+`tarfile` writes) and maps byte ranges onto those segments:
+
+    <folder>/                 directory header
+    <folder>/a.json           header | data from a.json | zero padding
+    <folder>/sub/             directory header
+    <folder>/sub/b.bin        header | data from b.bin  | zero padding
+    end of archive            two zero blocks | padding to the record size
+
+Invariants: the bytes equal what `tarfile` (PAX format) writes for the same members;
+members are sorted and carry fixed mtime/uid/gid/mode, so the same folder always gives
+the same bytes and sha256; symbolic links and special files are refused.
+"""
+
+from __future__ import annotations
+
+import bisect
+import os
+import stat
+import tarfile
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from weighbridge.client.errors import LocalInputError
+
+PIECE_SIZE = 1024 * 1024
+TAR_MTIME = 0
+TAR_FILE_MODE = 0o644
+TAR_DIR_MODE = 0o755
+ADAPTER_CONFIG = "adapter_config.json"
+
+# Longest suffix first, so "x.tar.gz" is not taken for a ".gz" file.
+_EXTENSIONS = ("tar.gz", "tgz", "tar", "zip", "safetensors", "gguf")
+
+
+class ByteSource(Protocol):
+    """Something to upload: its size, names for the session, and its bytes by range."""
+
+    @property
+    def size(self) -> int: ...
+
+    @property
+    def file_name(self) -> str: ...
+
+    @property
+    def file_extension(self) -> str: ...
+
+    def iter_range(self, offset: int, length: int) -> Iterator[bytes]: ...
+
+    def looks_like_adapter(self) -> bool: ...
+
+
+def open_source(path: str | os.PathLike[str]) -> ByteSource:
+    """The right `ByteSource` for a model folder, an archive or a weights file."""
+    p = Path(path)
+    if p.is_dir():
+        return FolderTar(p)
+    if not p.exists():
+        raise LocalInputError(f"{p} does not exist.", "NOT_FOUND")
+    if not p.is_file():
+        raise LocalInputError(f"{p} is neither a regular file nor a folder.")
+    return FileSource(p)
+
+
+def file_extension(name: str) -> str | None:
+    lower = name.lower()
+    for ext in _EXTENSIONS:
+        if lower.endswith("." + ext):
+            return ext
+    return None
+
+
+def _read_exact(path: Path, expected_size: int, offset: int, length: int) -> Iterator[bytes]:
+    """`length` bytes of `path` from `offset`, in pieces; fails if the file changed size."""
+    with open(path, "rb") as fh:
+        if os.fstat(fh.fileno()).st_size != expected_size:
+            raise LocalInputError(
+                f"{path} changed size while being uploaded; start the import again.",
+                "FILE_CHANGED",
+            )
+        fh.seek(offset)
+        remaining = length
+        while remaining > 0:
+            piece = fh.read(min(PIECE_SIZE, remaining))
+            if not piece:
+                raise LocalInputError(
+                    f"{path} got shorter while being uploaded; start the import again.",
+                    "FILE_CHANGED",
+                )
+            remaining -= len(piece)
+            yield piece
+
+
+def _check_range(offset: int, length: int, size: int) -> None:
+    if offset < 0 or length < 0 or offset + length > size:
+        raise ValueError(f"range {offset}+{length} outside 0..{size}")
+
+
+class FileSource:
+    """One archive or weights file, uploaded byte for byte."""
+
+    def __init__(self, path: Path) -> None:
+        ext = file_extension(path.name)
+        if ext is None:
+            raise LocalInputError(
+                f"{path.name} is not a model folder, archive (.tar, .tar.gz, .tgz, .zip) "
+                "or weights file (.safetensors, .gguf).",
+                "UNSUPPORTED_FORMAT",
+            )
+        self.path = path.resolve()
+        self._size = self.path.stat().st_size
+        if self._size == 0:
+            raise LocalInputError(f"{path} is empty.")
+        self._name = path.name
+        self._ext = ext
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    @property
+    def file_name(self) -> str:
+        return self._name
+
+    @property
+    def file_extension(self) -> str:
+        return self._ext
+
+    def iter_range(self, offset: int, length: int) -> Iterator[bytes]:
+        _check_range(offset, length, self._size)
+        return _read_exact(self.path, self._size, offset, length)
+
+    def looks_like_adapter(self) -> bool:
+        """True when the archive holds adapter_config.json; cheap checks only.
+
+        A gzip tar would have to be decompressed whole to list it, so it is never
+        guessed to be an adapter; pass `is_adapter=True` for those.
+        """
+        try:
+            if self._ext == "zip":
+                with zipfile.ZipFile(self.path) as zf:
+                    names = zf.namelist()
+            elif self._ext == "tar":
+                with tarfile.open(self.path, "r:") as tf:
+                    names = tf.getnames()
+            else:
+                return False
+        except (OSError, tarfile.TarError, zipfile.BadZipFile):
+            return False  # the server will say what is wrong with it
+        return any(n.rstrip("/").rsplit("/", 1)[-1] == ADAPTER_CONFIG for n in names)
+
+
+@dataclass(frozen=True)
+class _FileRegion:
+    path: Path
+    size: int
+
+
+_Segment = bytes | _FileRegion
+
+
+def _walk(folder: Path, prefix: str) -> Iterator[tuple[str, Path | None, int]]:
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError as exc:
+        raise LocalInputError(f"Cannot read folder {folder}: {exc.strerror}.") from exc
+    for entry in entries:
+        arcname = f"{prefix}/{entry.name}"
+        st = entry.stat(follow_symlinks=False)
+        if stat.S_ISLNK(st.st_mode):
+            raise LocalInputError(
+                f"{entry.path} is a symbolic link; the server refuses links in archives. "
+                "Copy the folder with links resolved (cp -rL) and import the copy.",
+                "SYMLINK_REFUSED",
+            )
+        if stat.S_ISDIR(st.st_mode):
+            yield arcname, None, 0
+            yield from _walk(Path(entry.path), arcname)
+        elif stat.S_ISREG(st.st_mode):
+            yield arcname, Path(entry.path), st.st_size
+        else:
+            raise LocalInputError(
+                f"{entry.path} is not a regular file or folder (a device, fifo or socket); "
+                "remove it from the model folder."
+            )
+
+
+class FolderTar:
+    """A folder served as the bytes of `<folder name>.tar`, computed on demand."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+        top = self.root.name or "model"
+        self._name = f"{top}.tar"
+        self._files: list[str] = []
+        self._starts: list[int] = []
+        self._segments: list[_Segment] = []
+        pending = bytearray()  # consecutive in-memory bytes are merged into one segment
+        offset = 0
+
+        def flush() -> None:
+            nonlocal pending
+            if pending:
+                self._starts.append(offset - len(pending))
+                self._segments.append(bytes(pending))
+                pending = bytearray()
+
+        for arcname, path, size in self._members(top):
+            info = tarfile.TarInfo(arcname)
+            info.mtime, info.uid, info.gid, info.uname, info.gname = TAR_MTIME, 0, 0, "", ""
+            if path is None:
+                info.type, info.mode = tarfile.DIRTYPE, TAR_DIR_MODE
+            else:
+                info.type, info.mode, info.size = tarfile.REGTYPE, TAR_FILE_MODE, size
+            header = info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
+            pending += header
+            offset += len(header)
+            if path is not None and size > 0:
+                flush()
+                self._starts.append(offset)
+                self._segments.append(_FileRegion(path, size))
+                self._files.append(arcname)
+                offset += size
+                padding = -size % tarfile.BLOCKSIZE
+                pending += bytes(padding)
+                offset += padding
+        end = bytes(2 * tarfile.BLOCKSIZE)
+        pending += end
+        offset += len(end)
+        record_padding = -offset % tarfile.RECORDSIZE
+        pending += bytes(record_padding)
+        offset += record_padding
+        flush()
+        self._size = offset
+
+    def _members(self, top: str) -> Iterator[tuple[str, Path | None, int]]:
+        """(name in the tar, source file or None for a folder, size), sorted, depth first."""
+        yield top, None, 0
+        yield from _walk(self.root, top)
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    @property
+    def file_name(self) -> str:
+        return self._name
+
+    @property
+    def file_extension(self) -> str:
+        return "tar"
+
+    @property
+    def member_files(self) -> list[str]:
+        """Names (inside the tar) of the non-empty files whose bytes are read from disk."""
+        return list(self._files)
+
+    def looks_like_adapter(self) -> bool:
+        return (self.root / ADAPTER_CONFIG).is_file()
+
+    def iter_range(self, offset: int, length: int) -> Iterator[bytes]:
+        _check_range(offset, length, self._size)
+        return self._iter_range(offset, offset + length)
+
+    def _iter_range(self, pos: int, end: int) -> Iterator[bytes]:
+        index = bisect.bisect_right(self._starts, pos) - 1
+        while pos < end:
+            seg_start = self._starts[index]
+            segment = self._segments[index]
+            lo = pos - seg_start
+            if isinstance(segment, bytes):
+                hi = min(len(segment), end - seg_start)
+                for cut in range(lo, hi, PIECE_SIZE):
+                    yield segment[cut : min(cut + PIECE_SIZE, hi)]
+            else:
+                hi = min(segment.size, end - seg_start)
+                yield from _read_exact(segment.path, segment.size, lo, hi - lo)
+            pos = seg_start + hi
+            index += 1
