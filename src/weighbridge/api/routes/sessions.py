@@ -1,0 +1,94 @@
+"""Upload-session routes: start, chunk, complete, state, abort (DESIGN §2.1–§2.3, §2.5)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Request
+
+from weighbridge.api.chunk_body import ChunkBody
+from weighbridge.api.deps import Resources, account_id, resources
+from weighbridge.api.schemas import (
+    ChunkResponse,
+    CompleteRequest,
+    CompleteResponse,
+    SessionStateResponse,
+    StartSessionRequest,
+    StartSessionResponse,
+    iso_ms,
+)
+from weighbridge.api.views import complete_view, session_view
+from weighbridge.errors import ErrorCode, WeighbridgeError
+from weighbridge.services import upload_sessions
+
+router = APIRouter(prefix="/api/public/files/session", tags=["sessions"])
+
+Account = Annotated[str, Depends(account_id)]
+Res = Annotated[Resources, Depends(resources)]
+
+
+@router.post("/start")
+def start(body: StartSessionRequest, account: Account, res: Res,
+          idempotency_key: Annotated[str | None, Header(max_length=255)] = None
+          ) -> StartSessionResponse:
+    spec = upload_sessions.StartSpec(
+        file_context=body.fileContext, total_chunks=body.totalChunks,
+        file_extension=body.fileExtension, file_name=body.fileName, file_size=body.fileSize,
+        is_adapter=body.isAdapter, sha256=body.sha256, chunk_size=body.chunkSize,
+        base_model=body.baseModel, name=body.name)
+    with res.database.transaction() as db:
+        row = upload_sessions.start(db, res.settings, account, spec, idempotency_key)
+    return StartSessionResponse(sessionId=row.id, expirationDate=iso_ms(row.expires_on) or "",
+                                modelId=row.model_id, totalChunks=row.total_chunks,
+                                fileSize=row.file_size)
+
+
+@router.post("/{session_id}")
+async def upload_chunk(session_id: str, request: Request, account: Account, res: Res
+                       ) -> ChunkResponse:
+    body = ChunkBody(request)
+    receipt = await res.intake.receive(account, session_id, body.file_bytes(), body.meta)
+    return ChunkResponse(chunkNumber=receipt.chunk_number, sessionId=receipt.session_id,
+                         size=receipt.size, sha256=receipt.sha256)
+
+
+async def _complete_fields(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if len(raw) > 64 * 1024:
+        raise WeighbridgeError(ErrorCode.TOO_LARGE, "The complete body is too large; send "
+                               "nothing or the session's fields as JSON.")
+    if not raw.strip():
+        return {}
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise WeighbridgeError(ErrorCode.INVALID_FIELD, "The complete body is not valid JSON; "
+                               "send nothing or the session's fields as JSON.") from exc
+    if not isinstance(data, dict):
+        raise WeighbridgeError(ErrorCode.INVALID_FIELD, "The complete body must be a JSON object.")
+    return CompleteRequest.model_validate(data).model_dump(exclude_none=True)
+
+
+@router.post("/{session_id}/complete")
+def complete(session_id: str, account: Account, res: Res,
+             fields: Annotated[dict[str, Any], Depends(_complete_fields)]) -> CompleteResponse:
+    with res.database.transaction() as db:
+        job = upload_sessions.complete(db, account, session_id, fields)
+    res.runner.wake()
+    return complete_view(job)
+
+
+@router.get("/{session_id}")
+def session_state(session_id: str, account: Account, res: Res) -> SessionStateResponse:
+    with res.database.transaction() as db:
+        row, chunks = upload_sessions.state(db, account, session_id)
+    return session_view(row, chunks)
+
+
+@router.delete("/{session_id}")
+def abort(session_id: str, account: Account, res: Res) -> SessionStateResponse:
+    with res.database.transaction() as db:
+        row = upload_sessions.abort(db, account, session_id)
+    upload_sessions.free_chunks(res.store, row.id)
+    return session_view(row, [])

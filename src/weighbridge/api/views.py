@@ -1,0 +1,58 @@
+"""Turning service results (table rows) into response bodies."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from weighbridge.db.tables import Chunk, Job, Model, UploadSession
+from weighbridge.api.schemas import (
+    CompleteResponse,
+    DockStatusResponse,
+    FileRecord,
+    JobError,
+    ModelResponse,
+    ReceivedChunk,
+    SessionStateResponse,
+    iso_ms,
+)
+from weighbridge.services import upload_sessions
+
+
+def model_view(row: Model) -> ModelResponse:
+    return ModelResponse(
+        id_=row.id, modelId=row.id, name=row.name, status=row.status, isAdapter=row.is_adapter,
+        baseModel=row.base_model, format=row.format, architecture=row.architecture,
+        modelType=row.model_type, parameterCount=row.parameter_count,
+        dtypes={str(k): int(v) for k, v in row.dtypes.items()}, sizeBytes=row.size_bytes,
+        sha256=row.sha256, files=[FileRecord(**f) for f in row.files],
+        warnings=[str(w) for w in row.warnings], createdOn=iso_ms(row.created_on) or "",
+    )
+
+
+def complete_view(job: Job) -> CompleteResponse:
+    return CompleteResponse(dock_status_id=job.id, dockStatusId=job.id, modelId=job.model_id,
+                            action=job.action, status=job.status)
+
+
+def dock_status_view(job: Job, model: Model | None) -> DockStatusResponse:
+    return DockStatusResponse(
+        id_=job.id, dockStatusId=job.id, modelId=job.model_id, action=job.action,
+        status=job.status, phase=job.phase, percentageComplete=job.percentage,
+        createdOn=iso_ms(job.created_on) or "", updatedOn=iso_ms(job.updated_on) or "",
+        error=JobError(code=job.error_code, msg=job.error_msg or "")
+        if job.error_code else None,
+        response=model_view(model).model_dump(by_alias=True)
+        if model is not None and job.status == "SUCCESS" else None,
+    )
+
+
+def session_view(row: UploadSession, chunks: Sequence[Chunk]) -> SessionStateResponse:
+    return SessionStateResponse(
+        sessionId=row.id, status=upload_sessions.status_of(row), fileName=row.file_name,
+        fileExtension=row.file_extension, fileSize=row.file_size, totalChunks=row.total_chunks,
+        chunkSize=row.chunk_size, modelId=row.model_id,
+        expirationDate=iso_ms(row.expires_on) or "",
+        receivedChunks=[ReceivedChunk(chunkNumber=c.chunk_number, size=c.size, sha256=c.sha256)
+                        for c in chunks],
+        receivedBytes=sum(c.size for c in chunks), dockStatusId=row.job_id,
+    )

@@ -1,0 +1,1 @@
+"""Metadata persistence: SQLAlchemy tables, the engine, queries (repos/) and migrations."""

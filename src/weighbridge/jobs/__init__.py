@@ -1,0 +1,1 @@
+"""Background execution of dock-status jobs (import now; export and delete later)."""

@@ -1,0 +1,179 @@
+"""Receiving one chunk: stream it to storage, verify it, then record it atomically.
+
+The order is what makes a chunk all-or-nothing:
+1. the session is checked (it exists, is the caller's, is OPEN);
+2. the body is streamed to a fresh blob key (never the key of another upload of the same
+   chunk) while its size is bounded and its sha256 computed; the event loop only
+   gathers pieces, and writing and hashing run in a worker thread;
+3. the blob is committed (flushed and renamed into place);
+4. one transaction, with the session row locked, checks the session is still OPEN and
+   the file's size is not exceeded, then points the chunk row at the new blob;
+5. only after that commit is the blob it replaced deleted.
+A body cut off, a failed check, or a lost race at step 4 deletes the new blob, so an
+interrupted or refused chunk never counts as received and never damages the chunk
+that was there before.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from anyio import to_thread
+
+from weighbridge.db.engine import Database
+from weighbridge.db.repos import sessions as repo
+from weighbridge.db.tables import Chunk, UploadSession
+from weighbridge.errors import ErrorCode, WeighbridgeError
+from weighbridge.services import upload_sessions
+from weighbridge.settings import Settings
+from weighbridge.storage import layout
+from weighbridge.storage.base import BlobStore, BlobWriter
+
+# Pieces from the socket are gathered up to this size before one trip to the worker
+# thread: large enough that the thread hop costs nothing, small enough to bound memory.
+WRITE_BATCH_BYTES = 4 * 1024 * 1024
+
+
+@dataclass
+class ChunkMeta:
+    """What the request says about its chunk. With multipart, fields may arrive after the
+    file part, so the intake asks again once the body has been read."""
+
+    chunk_number: int | None = None
+    expected_sha256: str | None = None
+    session_fields: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ChunkReceipt:
+    session_id: str
+    chunk_number: int
+    size: int
+    sha256: str
+
+
+def _check_number(session: UploadSession, number: int | None) -> int:
+    if number is None:
+        raise WeighbridgeError(ErrorCode.INVALID_CHUNK_NUMBER, "chunkNumber is missing; send it "
+                               "as a form field or as ?chunkNumber=N.", field="chunkNumber")
+    if not 0 <= number < session.total_chunks:
+        raise WeighbridgeError(ErrorCode.INVALID_CHUNK_NUMBER, f"chunkNumber {number} is out of "
+                               f"range: this session takes chunks 0 to {session.total_chunks - 1}.",
+                               field="chunkNumber")
+    return number
+
+
+def _check_size(session: UploadSession, number: int, size: int) -> None:
+    if size == 0:
+        raise WeighbridgeError(ErrorCode.EMPTY_CHUNK, f"Chunk {number} is empty; every chunk "
+                               "must hold at least one byte.")
+    if session.chunk_size is None:
+        return
+    last = session.total_chunks - 1
+    want = session.chunk_size if number < last else session.file_size - session.chunk_size * last
+    if size != want:
+        raise WeighbridgeError(ErrorCode.INVALID_FIELD, f"Chunk {number} has {size} bytes but "
+                               f"this session's chunkSize makes it exactly {want} bytes.",
+                               field="chunkSize")
+
+
+class _HashingWriter:
+    """Runs in the worker thread: hashes and writes each batch of pieces."""
+
+    def __init__(self, writer: BlobWriter) -> None:
+        self.writer = writer
+        self.hasher = hashlib.sha256()
+
+    def write_all(self, pieces: list[bytes]) -> None:
+        for piece in pieces:
+            self.hasher.update(piece)
+            self.writer.write(piece)
+
+
+class ChunkIntake:
+    def __init__(self, database: Database, store: BlobStore, settings: Settings) -> None:
+        self._db = database
+        self._store = store
+        self._settings = settings
+
+    def _load(self, account_id: str, session_id: str, number: int | None) -> UploadSession:
+        with self._db.transaction() as db:
+            session = upload_sessions.get_owned(db, account_id, session_id)
+            upload_sessions.require_open(session)
+            if number is not None:
+                _check_number(session, number)
+            return session
+
+    async def receive(self, account_id: str, session_id: str, body: AsyncIterator[bytes],
+                      meta: Callable[[], ChunkMeta]) -> ChunkReceipt:
+        early = meta()
+        session = await to_thread.run_sync(self._load, account_id, session_id, early.chunk_number)
+        limit = min(session.file_size, self._settings.max_chunk_size_bytes)
+        key = layout.chunk_key(session.id)
+        writer = await to_thread.run_sync(self._store.writer, key)
+        committed = False
+        try:
+            sink = _HashingWriter(writer)
+            batch: list[bytes] = []
+            batch_bytes = received = 0
+            async for piece in body:
+                received += len(piece)
+                if received > limit:
+                    raise WeighbridgeError(ErrorCode.TOO_LARGE, f"The chunk is larger than "
+                                           f"{limit} bytes (the file's size or the server's "
+                                           "maximum chunk size); send smaller chunks.")
+                batch.append(piece)
+                batch_bytes += len(piece)
+                if batch_bytes >= WRITE_BATCH_BYTES:
+                    await to_thread.run_sync(sink.write_all, batch)
+                    batch, batch_bytes = [], 0
+            if batch:
+                await to_thread.run_sync(sink.write_all, batch)
+
+            final = meta()
+            number = _check_number(session, final.chunk_number)
+            upload_sessions.check_metadata(session, final.session_fields)
+            _check_size(session, number, received)
+            digest = sink.hasher.hexdigest()
+            if final.expected_sha256 and final.expected_sha256.strip().lower() != digest:
+                raise WeighbridgeError(ErrorCode.CHUNK_CHECKSUM_MISMATCH, f"Chunk {number} has "
+                                       f"sha256 {digest}, not the {final.expected_sha256} sent in "
+                                       "X-Chunk-Sha256; it was not stored. Send it again.")
+            await to_thread.run_sync(writer.commit)
+            committed = True
+            receipt = ChunkReceipt(session.id, number, received, digest)
+            replaced = await to_thread.run_sync(self._record, account_id, receipt, key)
+        except BaseException:
+            # Covers refusals, a client that hung up mid-body, and task cancellation.
+            await to_thread.run_sync(self._discard, writer, key, committed)
+            raise
+        if replaced and replaced != key:
+            await to_thread.run_sync(self._store.delete, replaced)
+        return receipt
+
+    def _discard(self, writer: BlobWriter, key: str, committed: bool) -> None:
+        writer.cancel()
+        if committed:
+            self._store.delete(key)
+
+    def _record(self, account_id: str, receipt: ChunkReceipt, key: str) -> str | None:
+        """Point the chunk row at `key`; returns the blob key it replaced, if any."""
+        with self._db.transaction() as db:
+            session = upload_sessions.get_owned(db, account_id, receipt.session_id, lock=True)
+            upload_sessions.require_open(session)
+            earlier = repo.get_chunk(db, session.id, receipt.chunk_number)
+            others = repo.received_bytes(db, session.id) - (earlier.size if earlier else 0)
+            if others + receipt.size > session.file_size:
+                raise WeighbridgeError(ErrorCode.TOO_LARGE, f"Chunk {receipt.chunk_number} "
+                                       f"would bring the received total to "
+                                       f"{others + receipt.size} bytes, past fileSize "
+                                       f"{session.file_size}; check your chunk boundaries.")
+            replaced = earlier.blob_key if earlier else None
+            repo.put_chunk(db, Chunk(session_id=session.id, chunk_number=receipt.chunk_number,
+                                     blob_key=key, size=receipt.size, sha256=receipt.sha256,
+                                     received_on=datetime.now(UTC)))
+            return replaced

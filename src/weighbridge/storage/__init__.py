@@ -1,0 +1,1 @@
+"""Byte storage behind one small interface: chunks while uploading, model files after."""
