@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import httpx
 
@@ -67,11 +67,13 @@ class Client:
     def close(self) -> None:
         self._transport.close()
 
-    def __enter__(self) -> Client:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         self.close()
@@ -184,7 +186,12 @@ class Client:
             resume=resume,
         )
         outcome = upload_model(
-            self._transport, self._resume, source, self.limits(), request, progress,
+            self._transport,
+            self._resume,
+            source,
+            self.limits(),
+            request,
+            progress,
             hash_progress,
         )
         if not wait:

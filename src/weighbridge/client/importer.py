@@ -84,14 +84,22 @@ def upload_model(
     if request.name:
         start_body["name"] = request.name
     key = upload_key(host=transport.base_url, **start_body)
-    session_id, held = _open_session(transport, store, key, start_body, plan, request.resume)
+    session_id, held = _open_session(
+        transport, store, key, start_body, plan, digests.chunk_sha256, request.resume
+    )
     missing = [n for n in range(plan.total_chunks) if n not in held]
     done = sum(plan.chunk_range(n)[1] for n in held)
     tracker = ProgressTracker(source.size, progress, done)
     if progress is not None:
         progress(done, source.size)
     upload_chunks(
-        transport, session_id, source, plan, missing, digests.chunk_sha256, tracker,
+        transport,
+        session_id,
+        source,
+        plan,
+        missing,
+        digests.chunk_sha256,
+        tracker,
         request.parallel,
     )
     completed = _complete(transport, session_id, source, plan, digests, tracker, request.parallel)
@@ -114,12 +122,13 @@ def _open_session(
     key: str,
     start_body: dict[str, Any],
     plan: ChunkPlan,
+    chunk_sha256: list[str],
     resume: bool,
 ) -> tuple[str, set[int]]:
     """A session for this upload and the chunks it already holds (resumed or new)."""
     state = store.load(key) if resume else None
     if state is not None and state.session_id:
-        held = _held_chunks(transport, state.session_id, plan)
+        held = _held_chunks(transport, state.session_id, plan, chunk_sha256)
         if held is not None:
             return state.session_id, held
         state = None
@@ -135,7 +144,9 @@ def _open_session(
     )
     started = transport.decode(response)
     if not isinstance(started, dict) or not started.get("sessionId"):
-        raise ApiError(response.status_code, "BAD_RESPONSE", "Start answered no sessionId.", started)
+        raise ApiError(
+            response.status_code, "BAD_RESPONSE", "Start answered no sessionId.", started
+        )
     session_id = str(started["sessionId"])
     if resume:
         state.session_id = session_id
@@ -143,7 +154,9 @@ def _open_session(
     return session_id, set()
 
 
-def _held_chunks(transport: Transport, session_id: str, plan: ChunkPlan) -> set[int] | None:
+def _held_chunks(
+    transport: Transport, session_id: str, plan: ChunkPlan, chunk_sha256: list[str]
+) -> set[int] | None:
     """Chunks an earlier session holds whole; None if that session cannot be continued."""
     try:
         session = transport.get_json(f"{SESSION}/{session_id}")
@@ -160,7 +173,7 @@ def _held_chunks(transport: Transport, session_id: str, plan: ChunkPlan) -> set[
         return None
     if status == "COMPLETED":
         return set(range(plan.total_chunks))  # completing again answers the same job
-    return received_chunks(session.get("receivedChunks"), plan)
+    return received_chunks(session.get("receivedChunks"), plan, chunk_sha256)
 
 
 def _complete(
@@ -181,8 +194,9 @@ def _complete(
             raise
     # The server lost chunks it had acknowledged (a crash, say): send those once more.
     numbers = sorted({n for n in missing if 0 <= n < plan.total_chunks})
-    upload_chunks(transport, session_id, source, plan, numbers, digests.chunk_sha256, tracker,
-                  parallel)
+    upload_chunks(
+        transport, session_id, source, plan, numbers, digests.chunk_sha256, tracker, parallel
+    )
     return _json_object(transport, transport.request("POST", path))
 
 
@@ -203,28 +217,33 @@ def _json_object(transport: Transport, response: Any) -> dict[str, Any]:
     return data
 
 
-def received_chunks(raw: Any, plan: ChunkPlan) -> set[int]:
-    """Chunk numbers the server holds at their planned size, from any reasonable shape.
+def received_chunks(raw: Any, plan: ChunkPlan, chunk_sha256: list[str] | None = None) -> set[int]:
+    """Chunk numbers the server holds as planned (size, and sha256 where it says).
 
-    Accepts `[0, 1]`, `[{"chunkNumber": 0, "size": 5}]` or `{"0": 5}`; a chunk whose
-    size differs from the plan is sent again.
+    Accepts `[0, 1]`, `[{"chunkNumber": 0, "size": 5, "sha256": ...}]` or `{"0": 5}`;
+    a chunk that differs from the plan is sent again.
     """
-    pairs: list[tuple[Any, Any]] = []
+    entries: list[tuple[Any, Any, Any]] = []
     if isinstance(raw, Mapping):
-        pairs = list(raw.items())
+        entries = [(number, size, None) for number, size in raw.items()]
     elif isinstance(raw, list):
         for item in raw:
             if isinstance(item, Mapping):
                 number = item.get("chunkNumber", item.get("number"))
-                pairs.append((number, item.get("size", item.get("sizeBytes"))))
+                entries.append((number, item.get("size"), item.get("sha256")))
             else:
-                pairs.append((item, None))
+                entries.append((item, None, None))
     held: set[int] = set()
-    for number, size in pairs:
+    for number, size, sha in entries:
         try:
             n = int(number)
         except (TypeError, ValueError):
             continue
-        if 0 <= n < plan.total_chunks and (size is None or size == plan.chunk_range(n)[1]):
-            held.add(n)
+        if not 0 <= n < plan.total_chunks:
+            continue
+        if size is not None and size != plan.chunk_range(n)[1]:
+            continue
+        if sha and chunk_sha256 is not None and str(sha).lower() != chunk_sha256[n]:
+            continue
+        held.add(n)
     return held

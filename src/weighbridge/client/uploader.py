@@ -208,7 +208,9 @@ def upload_chunks(
         for n in numbers:
             sha = chunk_sha256[n] if chunk_sha256 is not None else None
             futures.append(
-                pool.submit(upload_chunk, transport, session_id, source, plan, n, sha, tracker, stop)
+                pool.submit(
+                    upload_chunk, transport, session_id, source, plan, n, sha, tracker, stop
+                )
             )
         done, _ = wait(futures, return_when=FIRST_EXCEPTION)
         for future in futures:  # in chunk order, so the error reported is deterministic

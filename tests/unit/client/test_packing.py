@@ -49,6 +49,7 @@ def _tarfile_reference(root: Path) -> bytes:
     """The same members written by tarfile itself, in the order FolderTar promises."""
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
+
         def add(path: Path, arcname: str) -> None:
             info = tarfile.TarInfo(arcname)
             info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
@@ -141,15 +142,30 @@ def test_file_source_serves_ranges(tmp_path: Path) -> None:
     path.write_bytes(data)
     source = open_source(path)
     assert isinstance(source, FileSource)
-    assert (source.file_name, source.file_extension, source.size) == (path.name, "safetensors", len(data))
+    assert (source.file_name, source.file_extension, source.size) == (
+        path.name,
+        "safetensors",
+        len(data),
+    )
     assert _read_all(source) == data
-    assert _read_all(source, PIECE_SIZE - 3, PIECE_SIZE + 7) == data[PIECE_SIZE - 3 : 2 * PIECE_SIZE + 4]
+    assert (
+        _read_all(source, PIECE_SIZE - 3, PIECE_SIZE + 7)
+        == data[PIECE_SIZE - 3 : 2 * PIECE_SIZE + 4]
+    )
 
 
 @pytest.mark.parametrize(
     ("name", "ext"),
-    [("m.tar", "tar"), ("m.TAR.GZ", "tar.gz"), ("m.tgz", "tgz"), ("m.zip", "zip"),
-     ("m.gguf", "gguf"), ("m.safetensors", "safetensors"), ("m.bin", None), ("m.gz", None)],
+    [
+        ("m.tar", "tar"),
+        ("m.TAR.GZ", "tar.gz"),
+        ("m.tgz", "tgz"),
+        ("m.zip", "zip"),
+        ("m.gguf", "gguf"),
+        ("m.safetensors", "safetensors"),
+        ("m.bin", None),
+        ("m.gz", None),
+    ],
 )
 def test_file_extension(name: str, ext: str | None) -> None:
     assert file_extension(name) == ext

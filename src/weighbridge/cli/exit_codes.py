@@ -1,0 +1,49 @@
+"""The CLI's exit codes: one table, and the one function that maps an error onto it.
+
+| code | meaning                                                   |
+|------|-----------------------------------------------------------|
+| 0    | success                                                   |
+| 1    | the import job failed (the model was refused)             |
+| 2    | usage or configuration (bad option, missing key, bad path) |
+| 3    | the server refused a request (API error)                  |
+| 4    | the server could not be reached                           |
+| 130  | interrupted (Ctrl-C); an upload can be resumed            |
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+from weighbridge.client.errors import (
+    ApiError,
+    ImportFailed,
+    LocalInputError,
+    TransportError,
+    WeighbridgeClientError,
+)
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    IMPORT_FAILED = 1
+    USAGE = 2
+    API_ERROR = 3
+    CONNECTION = 4
+    INTERRUPTED = 130
+
+
+def exit_code_for(error: BaseException) -> ExitCode:
+    if isinstance(error, KeyboardInterrupt):
+        return ExitCode.INTERRUPTED
+    if isinstance(error, ImportFailed):
+        return ExitCode.IMPORT_FAILED
+    if isinstance(error, TransportError):
+        return ExitCode.CONNECTION
+    if isinstance(error, ApiError):
+        # A wrong or revoked key is a configuration problem the user fixes locally.
+        return ExitCode.USAGE if error.status == 401 else ExitCode.API_ERROR
+    if isinstance(error, LocalInputError):
+        return ExitCode.USAGE
+    if isinstance(error, WeighbridgeClientError):
+        return ExitCode.USAGE if error.code == "MISSING_API_KEY" else ExitCode.API_ERROR
+    return ExitCode.API_ERROR
