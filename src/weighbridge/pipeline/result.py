@@ -36,6 +36,18 @@ class FileEntry:
     sha256: str
 
 
+@dataclass(frozen=True)
+class AdapterInfo:
+    """What adapter_config.json says about a PEFT adapter (reported, not interpreted)."""
+
+    peft_type: str
+    base_model_name_or_path: str | None
+    task_type: str | None
+    r: int | None
+    lora_alpha: float | None
+    target_modules: list[str] | str | None  # PEFT also allows one regex string
+
+
 @dataclass
 class ImportResult:
     sha256: str  # of the uploaded file as a whole
@@ -49,3 +61,4 @@ class ImportResult:
     size_bytes: int
     files: list[FileEntry] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    adapter: AdapterInfo | None = None  # set when is_adapter

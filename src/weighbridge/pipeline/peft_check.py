@@ -1,0 +1,175 @@
+"""Validation of a PEFT adapter folder: adapter_config.json and its safetensors weights.
+
+Owns what makes an adapter acceptable. Invariants (failures are INVALID_MODEL naming
+the file and tensor, except pickle-only weights, which are UNSUPPORTED_FORMAT for now):
+- adapter_config.json is a JSON object with a string `peft_type`; for LoRA, `r` is a
+  positive integer, `lora_alpha` a number and `target_modules` a list of names or one
+  regex string (or absent);
+- adapter_model.safetensors passes every `safetensors_check` rule;
+- for LoRA, every lora_A tensor has its lora_B partner and the reverse, and both carry
+  the rank that the config gives that module (`rank_pattern` entry, else `r`).
+The values are reported in `AdapterInfo` as written; the request's baseModel, when
+given, wins over the config's base_model_name_or_path.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from weighbridge.errors import ErrorCode, PipelineError
+from weighbridge.pipeline.result import AdapterInfo
+from weighbridge.pipeline.safetensors_check import SafetensorsSummary, TensorInfo, check_safetensors
+
+CONFIG_NAME = "adapter_config.json"
+WEIGHTS_NAME = "adapter_model.safetensors"
+PICKLE_WEIGHTS_NAME = "adapter_model.bin"
+# Saved LoRA tensor names carry one of these parts, e.g.
+# base_model.model.layers.0.self_attn.q_proj.lora_A.weight
+_A_PARTS = {"lora_A": "lora_B", "lora_embedding_A": "lora_embedding_B"}
+_B_PARTS = {b: a for a, b in _A_PARTS.items()}
+
+
+@dataclass
+class AdapterReport:
+    info: AdapterInfo
+    base_model: str | None
+    weights: SafetensorsSummary
+    warnings: list[str] = field(default_factory=list)
+
+
+def _invalid(problem: str) -> PipelineError:
+    return PipelineError(ErrorCode.INVALID_MODEL, problem)
+
+
+def read_adapter_config(path: Path) -> tuple[AdapterInfo, dict[str, Any]]:
+    try:
+        config = json.loads(path.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise _invalid(
+            f"{CONFIG_NAME} is not valid JSON ({exc}); save the adapter again with PEFT's "
+            "save_pretrained or fix the file."
+        ) from None
+    if not isinstance(config, dict):
+        raise _invalid(f"{CONFIG_NAME} is not a JSON object; save the adapter again with PEFT.")
+    peft_type = config.get("peft_type")
+    if not isinstance(peft_type, str) or not peft_type:
+        raise _invalid(
+            f"{CONFIG_NAME} has no peft_type (found {peft_type!r}); it is not a PEFT adapter "
+            "config — save the adapter with PEFT's save_pretrained."
+        )
+    base = config.get("base_model_name_or_path")
+    task = config.get("task_type")
+    r = config.get("r")
+    alpha = config.get("lora_alpha")
+    targets = config.get("target_modules")
+    is_lora = peft_type.upper() == "LORA"
+    if r is not None or is_lora:
+        if not isinstance(r, int) or isinstance(r, bool) or r <= 0:
+            raise _invalid(f"{CONFIG_NAME} has r={r!r}; the LoRA rank must be a positive integer.")
+    if alpha is not None and (not isinstance(alpha, int | float) or isinstance(alpha, bool)):
+        raise _invalid(f"{CONFIG_NAME} has lora_alpha={alpha!r}; it must be a number.")
+    if targets is not None and not (
+        isinstance(targets, str)
+        or (isinstance(targets, list) and all(isinstance(t, str) for t in targets))
+    ):
+        raise _invalid(
+            f"{CONFIG_NAME} has target_modules={targets!r}; it must be a list of module names "
+            "or one regex string."
+        )
+    info = AdapterInfo(
+        peft_type=peft_type,
+        base_model_name_or_path=base if isinstance(base, str) and base else None,
+        task_type=task if isinstance(task, str) else None,
+        r=r,
+        lora_alpha=None if alpha is None else float(alpha),
+        target_modules=targets,
+    )
+    return info, config
+
+
+def _expected_rank(module: str, r: int, rank_pattern: dict[str, Any]) -> int:
+    """The rank PEFT gives `module`: the first matching rank_pattern key, else r."""
+    short = module.removeprefix("base_model.model.")
+    for key, rank in rank_pattern.items():
+        try:
+            if re.fullmatch(rf"(.*\.)?(?:{key})", short) and isinstance(rank, int):
+                return rank
+        except re.error:
+            continue
+    return r
+
+
+def check_lora_pairs(tensors: dict[str, TensorInfo], r: int, rank_pattern: dict[str, Any]) -> None:
+    """Every lora_A has a lora_B (and back), with matching, configured rank."""
+    halves: dict[str, dict[str, str]] = {}
+    for name in tensors:
+        parts = name.split(".")
+        for index, part in enumerate(parts):
+            if part in _A_PARTS or part in _B_PARTS:
+                key = ".".join([*parts[:index], "*", *parts[index + 1 :]])
+                side = "A" if part in _A_PARTS else "B"
+                halves.setdefault(key, {})[side] = name
+                break
+    if not halves:
+        raise _invalid(
+            f"{WEIGHTS_NAME} has no lora_A/lora_B tensors although {CONFIG_NAME} says LORA; "
+            "the weights do not belong to this config — save the adapter again with PEFT."
+        )
+    for key, pair in sorted(halves.items()):
+        if "A" not in pair or "B" not in pair:
+            have = pair.get("A") or pair.get("B")
+            missing = "lora_B" if "A" in pair else "lora_A"
+            raise _invalid(
+                f"{WEIGHTS_NAME}: tensor {have!r} has no {missing} partner; the adapter is "
+                "incomplete — save it again with PEFT's save_pretrained."
+            )
+        a, b = tensors[pair["A"]], tensors[pair["B"]]
+        if len(a.shape) < 2 or len(b.shape) < 2:
+            raise _invalid(
+                f"{WEIGHTS_NAME}: LoRA tensors {pair['A']!r} {list(a.shape)} and {pair['B']!r} "
+                f"{list(b.shape)} must have at least two dimensions."
+            )
+        module = key.split(".*")[0]
+        expected = _expected_rank(module, r, rank_pattern)
+        if a.shape[0] != expected or b.shape[1] != expected:
+            raise _invalid(
+                f"{WEIGHTS_NAME}: tensors {pair['A']!r} {list(a.shape)} and {pair['B']!r} "
+                f"{list(b.shape)} have rank {a.shape[0]}/{b.shape[1]} but {CONFIG_NAME} says "
+                f"r={expected}; the weights and config do not belong together — save the "
+                "adapter again with PEFT's save_pretrained."
+            )
+
+
+def check_adapter(model_dir: Path, root_files: set[str], request_base_model: str | None) -> AdapterReport:
+    info, config = read_adapter_config(model_dir / CONFIG_NAME)
+    if WEIGHTS_NAME not in root_files:
+        if PICKLE_WEIGHTS_NAME in root_files:
+            raise PipelineError(
+                ErrorCode.UNSUPPORTED_FORMAT,
+                f"The adapter's weights are {PICKLE_WEIGHTS_NAME} (PyTorch pickle), which this "
+                f"server does not accept yet; save the adapter with safe_serialization=True to "
+                f"get {WEIGHTS_NAME}.",
+            )
+        raise _invalid(
+            f"The upload has {CONFIG_NAME} but no {WEIGHTS_NAME}; add the adapter's weights "
+            "(PEFT's save_pretrained writes both)."
+        )
+    weights = check_safetensors(model_dir / WEIGHTS_NAME, WEIGHTS_NAME)
+    if info.peft_type.upper() == "LORA" and info.r is not None:
+        rank_pattern = config.get("rank_pattern")
+        check_lora_pairs(weights.tensors, info.r, rank_pattern if isinstance(rank_pattern, dict) else {})
+    report = AdapterReport(
+        info=info,
+        base_model=request_base_model or info.base_model_name_or_path,
+        weights=weights,
+    )
+    if report.base_model is None:
+        report.warnings.append(
+            "No base model is known: adapter_config.json has no base_model_name_or_path and "
+            "none was given at upload; set baseModel so the adapter can be served."
+        )
+    return report

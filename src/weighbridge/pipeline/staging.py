@@ -1,0 +1,233 @@
+"""The staging directory: where a run may write, and how each file gets there.
+
+Layout owned by one run (the caller creates `staging_dir` empty and removes it on
+failure; on success it renames `model/` into place)::
+
+    staging_dir/
+      model/        the model's files, exactly what `ImportResult.files` lists
+      scratch/      files being written (temp names), the spooled zip; gone on return
+
+Invariants:
+- every path written under `model/` comes from `safe_relative_path`, so it is relative,
+  normalised, free of `..`, drive letters, backslashes and control characters;
+- a member name is used once: a second file with the same normalised path, or a file
+  where a folder is needed (or the reverse), is refused rather than overwritten;
+- a file appears under `model/` only complete: it is written under `scratch/`, fsynced
+  and `os.replace`d into place, so a crash never leaves a half file that looks whole;
+- nothing creates symbolic links, so the resolved parent of any destination stays
+  inside `model/` (checked anyway, cheaply, before each file is placed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import posixpath
+import shutil
+import uuid
+from pathlib import Path, PurePosixPath
+from types import TracebackType
+
+from weighbridge.errors import ErrorCode, PipelineError
+from weighbridge.pipeline.result import FileEntry
+
+MAX_PATH_BYTES = 4096
+MAX_NAME_BYTES = 255
+
+
+def _unsafe(member: str, problem: str) -> PipelineError:
+    return PipelineError(
+        ErrorCode.UNSAFE_ARCHIVE,
+        f"Archive member {member!r} {problem}; the archive was refused and nothing from it "
+        "was kept — re-create the archive from a plain folder of regular files.",
+    )
+
+
+def safe_relative_path(name: str) -> PurePosixPath | None:
+    """Turn an archive member name into a safe relative path; None for the root itself.
+
+    `a/./b` and `a/../b` normalise to `a/b` and `b`; anything that still climbs out
+    (`../x`), starts at a root (`/x`, `C:x`, `\\\\server\\x`) or hides a separator
+    (backslash) is refused, because some other tool reading these files could honour it.
+    """
+    if not name:
+        raise _unsafe(name, "has an empty name")
+    try:
+        encoded = name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _unsafe(name, "has a name that is not valid UTF-8") from None
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in name):
+        raise _unsafe(name, "has control characters in its name")
+    if "\\" in name:
+        raise _unsafe(name, "contains a backslash, which Windows treats as a folder separator")
+    if name.startswith("/"):
+        raise _unsafe(name, "has an absolute path")
+    if len(name) >= 2 and name[1] == ":" and name[0].isalpha():
+        raise _unsafe(name, "starts with a drive letter")
+    if len(encoded) > MAX_PATH_BYTES:
+        raise _unsafe(name, f"has a path longer than {MAX_PATH_BYTES} bytes")
+    normal = posixpath.normpath(name)
+    if normal == ".":
+        return None
+    parts = normal.split("/")
+    if parts[0] == "..":
+        raise _unsafe(name, "points outside the archive's folder ('..')")
+    for part in parts:
+        if len(part.encode("utf-8")) > MAX_NAME_BYTES:
+            raise _unsafe(name, f"has a path component longer than {MAX_NAME_BYTES} bytes")
+    return PurePosixPath(normal)
+
+
+class AtomicFileWriter:
+    """Write one file under a temp name, hashing it; `commit` moves it into place.
+
+    Used as a context manager: leaving the block without `commit` (an error) deletes
+    the temp file, so a failed member leaves nothing behind.
+    """
+
+    def __init__(
+        self, temp_path: Path, final_path: Path, compute_sha256: bool = True, durable: bool = True
+    ) -> None:
+        self._temp = temp_path
+        self._final = final_path
+        self._hash = hashlib.sha256() if compute_sha256 else None
+        self._durable = durable
+        try:
+            self._file = open(temp_path, "xb")
+        except OSError as exc:
+            raise storage_error(exc, final_path.name) from exc
+        self.size = 0
+        self.committed = False
+
+    def write(self, data: bytes | memoryview) -> None:
+        try:
+            self._file.write(data)
+        except OSError as exc:
+            raise storage_error(exc, self._final.name) from exc
+        if self._hash is not None:
+            self._hash.update(data)
+        self.size += len(data)
+
+    def commit(self) -> str | None:
+        """Flush, fsync and rename into place; return the sha256 hex (if computed)."""
+        try:
+            self._file.flush()
+            if self._durable:
+                os.fsync(self._file.fileno())
+            self._file.close()
+            os.replace(self._temp, self._final)
+        except OSError as exc:
+            raise storage_error(exc, self._final.name) from exc
+        self.committed = True
+        return None if self._hash is None else self._hash.hexdigest()
+
+    def __enter__(self) -> AtomicFileWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if not self.committed:
+            self._file.close()
+            self._temp.unlink(missing_ok=True)
+
+
+def storage_error(exc: OSError, what: str) -> PipelineError:
+    """Translate a disk error while writing `what` into a pipeline error, keeping why."""
+    if exc.errno == 28:  # ENOSPC
+        return PipelineError(
+            ErrorCode.OUT_OF_STORAGE,
+            f"The server ran out of disk space while writing {what!r}; free space or "
+            "raise the storage quota, then retry the import.",
+        )
+    return PipelineError(
+        ErrorCode.INTERNAL,
+        f"The server could not write {what!r} ({exc.strerror or exc}); retry the import.",
+    )
+
+
+class ModelTree:
+    """The files and folders of one model being assembled under `staging_dir/model`."""
+
+    def __init__(self, staging_dir: Path) -> None:
+        self.staging_dir = staging_dir
+        self.model_dir = staging_dir / "model"
+        self.scratch_dir = staging_dir / "scratch"
+        self.model_dir.mkdir()
+        self.scratch_dir.mkdir()
+        self._model_root = self.model_dir.resolve()
+        self._files: dict[PurePosixPath, FileEntry] = {}
+        self._dirs: set[PurePosixPath] = set()
+
+    @property
+    def files(self) -> list[FileEntry]:
+        return sorted(self._files.values(), key=lambda entry: entry.path)
+
+    def scratch_path(self, hint: str) -> Path:
+        return self.scratch_dir / f"{uuid.uuid4().hex}.{hint}"
+
+    def open_scratch(self, path: Path) -> AtomicFileWriter:
+        """A writer for a scratch file (no hash, no fsync: it never outlives the run)."""
+        return AtomicFileWriter(self.scratch_path("part"), path, compute_sha256=False, durable=False)
+
+    def add_dir(self, rel: PurePosixPath, member: str) -> None:
+        """Record (and create) a folder and its parents, refusing file/folder clashes."""
+        for folder in [*reversed(rel.parents[:-1]), rel]:
+            if folder in self._files:
+                raise _unsafe(member, f"needs {str(folder)!r} to be a folder, but it is a file")
+            self._dirs.add(folder)
+        try:
+            (self.model_dir / rel).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise storage_error(exc, rel.as_posix()) from exc
+
+    def open_file(self, rel: PurePosixPath, member: str, compute_sha256: bool = True) -> AtomicFileWriter:
+        """Check that `rel` is new and placeable, then return a writer for it."""
+        if rel in self._files:
+            raise _unsafe(member, "appears twice in the archive (duplicate name)")
+        if rel in self._dirs:
+            raise _unsafe(member, "is a file, but another member uses that name as a folder")
+        if rel.parent != PurePosixPath("."):
+            self.add_dir(rel.parent, member)
+        final = self.model_dir / rel
+        # Defence in depth: the name check already makes escape impossible and we never
+        # create links, but a wrong resolved parent must never be written to.
+        if not final.parent.resolve().is_relative_to(self._model_root):
+            raise _unsafe(member, "resolves outside the model folder")
+        if os.path.lexists(final):
+            raise _unsafe(member, "would overwrite a file that is already there")
+        return AtomicFileWriter(self.scratch_path("part"), final, compute_sha256)
+
+    def record(self, rel: PurePosixPath, size: int, sha256: str) -> None:
+        self._files[rel] = FileEntry(path=rel.as_posix(), size=size, sha256=sha256)
+
+    def strip_single_top_folder(self) -> str | None:
+        """If everything sits in one top-level folder, make that folder the model root.
+
+        Returns the stripped folder's name. Done with two renames inside staging_dir,
+        so no file data is copied.
+        """
+        tops = {rel.parts[0] for rel in (*self._files, *self._dirs)}
+        if len(tops) != 1:
+            return None
+        top = PurePosixPath(next(iter(tops)))
+        if top in self._files:
+            return None
+        holder = self.scratch_dir / f"{uuid.uuid4().hex}.unwrap"
+        os.rename(self.model_dir, holder)
+        os.rename(holder / top.as_posix(), self.model_dir)
+        holder.rmdir()
+        self._files = {
+            rel.relative_to(top): FileEntry(
+                path=rel.relative_to(top).as_posix(), size=entry.size, sha256=entry.sha256
+            )
+            for rel, entry in self._files.items()
+        }
+        self._dirs = {rel.relative_to(top) for rel in self._dirs if rel != top}
+        return top.as_posix()
+
+    def remove_scratch(self) -> None:
+        shutil.rmtree(self.scratch_dir, ignore_errors=True)

@@ -1,0 +1,51 @@
+"""Inputs for pipeline tests, built in code: valid models and hostile archives."""
+
+from tests.builders.archives import (
+    Member,
+    file_pieces,
+    gzip_bomb_tar,
+    members,
+    pieces,
+    tar_bytes,
+    write_tar_of_dir,
+    write_zip_of_dir,
+    zip_bytes,
+)
+from tests.builders.weights import (
+    CONFIG,
+    TINY_DTYPES,
+    ModelFiles,
+    adapter_config,
+    json_bytes,
+    lora_tensors,
+    peft_adapter,
+    raw_safetensors,
+    safetensors_bytes,
+    sharded_model,
+    tiny_model,
+    tiny_tensors,
+)
+
+__all__ = [
+    "CONFIG",
+    "TINY_DTYPES",
+    "Member",
+    "ModelFiles",
+    "adapter_config",
+    "file_pieces",
+    "gzip_bomb_tar",
+    "json_bytes",
+    "lora_tensors",
+    "members",
+    "peft_adapter",
+    "pieces",
+    "raw_safetensors",
+    "safetensors_bytes",
+    "sharded_model",
+    "tar_bytes",
+    "tiny_model",
+    "tiny_tensors",
+    "write_tar_of_dir",
+    "write_zip_of_dir",
+    "zip_bytes",
+]
