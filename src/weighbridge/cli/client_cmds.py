@@ -162,7 +162,7 @@ def import_command(
             style="dim",
         )
     err.print("[green]✓[/] Imported")
-    render.stdout_console().print(render.model_summary(outcome.model))
+    render.print_rows(render.stdout_console(), render.model_summary(outcome.model))
 
 
 def status_command(
@@ -177,7 +177,7 @@ def status_command(
     if json_output:
         render.print_json(status)
     else:
-        render.stdout_console().print(render.job_summary(status))
+        render.print_rows(render.stdout_console(), render.job_summary(status))
 
 
 def models_list_command(
@@ -210,7 +210,7 @@ def models_show_command(
     if json_output:
         render.print_json(model)
     else:
-        render.stdout_console().print(render.model_summary(model, files=True))
+        render.print_rows(render.stdout_console(), render.model_summary(model, files=True))
 
 
 def register(app: typer.Typer) -> None:

@@ -21,7 +21,10 @@ from weighbridge.client.errors import ApiError, ImportFailed, WeighbridgeClientE
 
 
 def stdout_console() -> Console:
-    return Console(soft_wrap=True)
+    console = Console()
+    if not console.is_terminal:
+        console.width = 200  # piped tables must not be cropped to rich's default of 80
+    return console
 
 
 def stderr_console() -> Console:
@@ -51,38 +54,51 @@ def model_id_of(model: Mapping[str, Any]) -> Any:
     return model.get("modelId") or model.get("_id")
 
 
-def model_summary(model: Mapping[str, Any], *, files: bool = False) -> Table:
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="bold")
-    grid.add_column()
-    grid.add_row("name", _text(model.get("name")))
-    grid.add_row("id", _text(model_id_of(model)))
-    grid.add_row("format", _text(model.get("format")))
-    grid.add_row("architecture", _text(model.get("architecture")))
-    grid.add_row("parameters", _count(model.get("parameterCount")))
-    grid.add_row("size", _size(model.get("sizeBytes")))
+Rows = list[tuple[str, str]]
+
+
+def print_rows(console: Console, rows: Rows) -> None:
+    """`label  value` lines; not a rich table, so piped output has no padding or cropping."""
+    width = max((len(label) for label, _ in rows), default=0) + 2
+    for label, value in rows:
+        console.print(f"[bold]{label:<{width}}[/]{value}", soft_wrap=True, highlight=False)
+
+
+def model_summary(model: Mapping[str, Any], *, files: bool = False) -> Rows:
+    rows: Rows = []
+    rows.append(("name", _text(model.get("name"))))
+    rows.append(("id", _text(model_id_of(model))))
+    rows.append(("format", _text(model.get("format"))))
+    rows.append(("architecture", _text(model.get("architecture"))))
+    rows.append(("parameters", _count(model.get("parameterCount"))))
+    rows.append(("size", _size(model.get("sizeBytes"))))
     if model.get("isAdapter"):
-        grid.add_row("adapter of", _text(model.get("baseModel")))
+        rows.append(("adapter of", _text(model.get("baseModel"))))
     if files:
-        grid.add_row("status", _text(model.get("status")))
-        grid.add_row("model type", _text(model.get("modelType")))
+        rows.append(("status", _text(model.get("status"))))
+        rows.append(("model type", _text(model.get("modelType"))))
         dtypes = model.get("dtypes")
         if isinstance(dtypes, Mapping) and dtypes:
-            grid.add_row("dtypes", ", ".join(f"{k} {_count(v)}" for k, v in dtypes.items()))
-        grid.add_row("sha256", _text(model.get("sha256")))
-        grid.add_row("created", _text(model.get("createdOn")))
+            rows.append(("dtypes", ", ".join(f"{k} {_count(v)}" for k, v in dtypes.items())))
+        rows.append(("sha256", _text(model.get("sha256"))))
+        rows.append(("created", _text(model.get("createdOn"))))
         for entry in model.get("files") or []:
             if isinstance(entry, Mapping):
-                grid.add_row("file", f"{_text(entry.get('path'))}  {_size(entry.get('size'))}")
+                rows.append(("file", f"{_text(entry.get('path'))}  {_size(entry.get('size'))}"))
     for warning in model.get("warnings") or []:
-        grid.add_row("[yellow]warning[/]", _text(warning))
-    return grid
+        rows.append(("warning", f"[yellow]{_text(warning)}[/]"))
+    return rows
 
 
 def models_table(models: Sequence[Mapping[str, Any]]) -> Table:
     table = Table(box=None, header_style="bold", pad_edge=False)
     for column in ("id", "name", "format", "architecture", "parameters", "size", "created"):
-        table.add_column(column, justify="right" if column in ("parameters", "size") else "left")
+        table.add_column(
+            column,
+            justify="right" if column in ("parameters", "size") else "left",
+            no_wrap=column != "name",  # ids must stay whole to be copied
+            overflow="fold",
+        )
     for m in models:
         size = m.get("sizeBytes")
         table.add_row(
@@ -92,29 +108,27 @@ def models_table(models: Sequence[Mapping[str, Any]]) -> Table:
             _text(m.get("architecture")),
             _count(m.get("parameterCount")),
             format_size(size) if isinstance(size, int) else "—",
-            _text(m.get("createdOn")),
+            _text(str(m.get("createdOn") or "")[:19].replace("T", " ")),
         )
     return table
 
 
-def job_summary(status: Mapping[str, Any]) -> Table:
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="bold")
-    grid.add_column()
+def job_summary(status: Mapping[str, Any]) -> Rows:
+    rows: Rows = []
     state = str(status.get("status", ""))
     colour = {"SUCCESS": "green", "FAILED": "red"}.get(state, "yellow")
-    grid.add_row("job", _text(status.get("_id") or status.get("dockStatusId")))
-    grid.add_row("action", _text(status.get("action")))
-    grid.add_row("status", f"[{colour}]{_text(state)}[/]")
+    rows.append(("job", _text(status.get("_id") or status.get("dockStatusId"))))
+    rows.append(("action", _text(status.get("action"))))
+    rows.append(("status", f"[{colour}]{_text(state)}[/]"))
     if state == "IN_PROGRESS":
-        grid.add_row("phase", _text(status.get("phase")))
-        grid.add_row("progress", f"{_text(status.get('percentageComplete'))} %")
-    grid.add_row("model", _text(status.get("modelId")))
+        rows.append(("phase", _text(status.get("phase"))))
+        rows.append(("progress", f"{_text(status.get('percentageComplete'))} %"))
+    rows.append(("model", _text(status.get("modelId"))))
     error = status.get("error")
     if isinstance(error, Mapping):
-        grid.add_row("error", f"[red]{_text(error.get('code'))}[/]: {_text(error.get('msg'))}")
-    grid.add_row("updated", _text(status.get("updatedOn")))
-    return grid
+        rows.append(("error", f"[red]{_text(error.get('code'))}[/]: {_text(error.get('msg'))}"))
+    rows.append(("updated", _text(status.get("updatedOn"))))
+    return rows
 
 
 def error_object(error: BaseException) -> dict[str, Any]:
