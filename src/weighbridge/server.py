@@ -21,6 +21,7 @@ from weighbridge.api.routes import dock_status, limits, models, sessions
 from weighbridge.db.engine import Database
 from weighbridge.jobs.runner import JobRunner
 from weighbridge.services.chunk_intake import ChunkIntake
+from weighbridge.services.sweeper import Sweeper
 from weighbridge.settings import Settings
 from weighbridge.storage.factory import make_blob_store
 
@@ -42,11 +43,14 @@ def create_app(settings: Settings) -> FastAPI:
         runner = JobRunner(database, store, settings)
         app.state.resources = Resources(settings, database, store, runner,
                                         ChunkIntake(database, store, settings))
+        sweeper = Sweeper(database, store, settings.sweep_interval_seconds)
         runner.start()
+        sweeper.start()
         log.info("server.started data_dir=%s", settings.data_dir)
         try:
             yield
         finally:
+            sweeper.stop()
             runner.stop()
             database.close()
 

@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     job_lease_seconds: int = Field(default=60, ge=5)
     job_poll_seconds: float = Field(default=1.0, gt=0)
     job_max_attempts: int = Field(default=3, ge=1)
+    sweep_interval_seconds: float = Field(default=60.0, gt=0)
 
     @property
     def sqlite_path(self) -> Path:

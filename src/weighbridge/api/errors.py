@@ -6,6 +6,7 @@ A 500 never carries exception text; the traceback goes to the server log only.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -24,7 +25,7 @@ def error_response(exc: WeighbridgeError) -> JSONResponse:
     return JSONResponse({"errors": [exc.to_dict()]}, status_code=exc.http_status)
 
 
-def _describe(err: dict[str, object]) -> tuple[str, str]:
+def _describe(err: dict[str, Any]) -> tuple[str, str]:
     loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "header")]
     field = ".".join(loc) or "body"
     if err.get("type") == "missing":

@@ -82,6 +82,8 @@ class UploadSession(Base):
     created_on: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_on: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     completed_on: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Set once the session's stored chunks are known to be deleted (sweeper bookkeeping).
+    freed_on: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class Chunk(Base):

@@ -9,6 +9,7 @@ crash between the two leaves files that the retried job replaces.
 from __future__ import annotations
 
 import shutil
+from datetime import UTC, datetime
 from collections.abc import Iterator, Sequence
 
 from weighbridge.db.repos import sessions as sessions_repo
@@ -70,3 +71,7 @@ def release_chunks(ctx: JobContext) -> None:
     with ctx.database.transaction() as db:
         sessions_repo.delete_chunks(db, session_id)
     ctx.store.delete_prefix(layout.session_prefix(session_id))
+    with ctx.database.transaction() as db:
+        session = sessions_repo.get(db, session_id)
+        if session is not None:
+            session.freed_on = datetime.now(UTC)

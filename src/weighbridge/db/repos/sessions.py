@@ -67,6 +67,15 @@ def delete_chunks(db: Session, session_id: str) -> None:
 def open_expired_before(db: Session, moment: datetime, limit: int) -> Sequence[UploadSession]:
     return db.scalars(
         select(UploadSession)
-        .where(UploadSession.status == "OPEN", UploadSession.expires_on < moment)
+        .where(UploadSession.status == "OPEN", UploadSession.expires_on <= moment)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+
+
+def ended_not_freed(db: Session, statuses: Sequence[str], limit: int) -> Sequence[UploadSession]:
+    return db.scalars(
+        select(UploadSession)
+        .where(UploadSession.status.in_(statuses), UploadSession.freed_on.is_(None))
         .limit(limit)
     ).all()

@@ -106,6 +106,7 @@ def upgrade() -> None:
     sa.Column('created_on', weighbridge.db.tables.UTCDateTime(timezone=True), nullable=False),
     sa.Column('expires_on', weighbridge.db.tables.UTCDateTime(timezone=True), nullable=False),
     sa.Column('completed_on', weighbridge.db.tables.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('freed_on', weighbridge.db.tables.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('account_id', 'idempotency_key')
