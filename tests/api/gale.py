@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 import tarfile
 import time
 from pathlib import Path
@@ -84,3 +85,86 @@ def upload(api: httpx.Client, data: bytes, ext: str, n: int = 3, form: str = "ra
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+# ---------------------------------------------------------------------------------------
+# Additions for the route-group tests: exact error shape, raw start, session helpers.
+
+ERROR_CODE_RE = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*$")
+ISO_MS_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+MODEL_ID_RE = re.compile(r"^cm-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+DOCK_ID_RE = re.compile(r"^ds-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+START = "/api/public/files/session/start"
+
+
+def error(r: httpx.Response, status: int, code: str | None = None) -> dict[str, Any]:
+    """Assert `r` is an error answer of DESIGN §2.7 with `status` (and `code`); return it.
+
+    The shape is exactly {"errors": [{"code": "UPPER_SNAKE", "msg": "...", ...}, ...]}.
+    """
+    assert r.status_code == status, f"expected {status}, got {r.status_code}: {r.text}"
+    assert r.headers["content-type"].startswith("application/json"), r.headers
+    body = r.json()
+    assert isinstance(body, dict) and list(body) == ["errors"], body
+    errors = body["errors"]
+    assert isinstance(errors, list) and errors, body
+    for err in errors:
+        assert isinstance(err, dict), body
+        assert isinstance(err.get("code"), str) and ERROR_CODE_RE.match(err["code"]), body
+        assert isinstance(err.get("msg"), str) and err["msg"].strip(), body
+        assert "Traceback" not in err["msg"], body
+    if code is not None:
+        assert errors[0]["code"] == code, body
+    return dict(errors[0])
+
+
+def start_body(size: int = 100, n: int = 1, ext: str = "tar", **extra: Any) -> dict[str, Any]:
+    """A valid start body; `extra` overrides or adds fields."""
+    return {"fileContext": "model", "totalChunks": n, "fileExtension": ext,
+            "fileName": f"model.{ext.lstrip('.')}", "fileSize": size, **extra}
+
+
+def post_start(api: httpx.Client, body: Any, **headers: str) -> httpx.Response:
+    return api.post(START, json=body, headers=headers)
+
+
+def session_state(api: httpx.Client, sid: str) -> dict[str, Any]:
+    r = api.get(f"/api/public/files/session/{sid}")
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+def send(api: httpx.Client, sid: str, number: int, piece: bytes, form: str) -> httpx.Response:
+    """Send one chunk in the `form` given: "raw" (octet-stream) or "multipart" (GALE)."""
+    if form == "raw":
+        return send_raw(api, sid, number, piece)
+    assert form == "multipart", form
+    return send_multipart(api, sid, number, piece)
+
+
+def send_all(api: httpx.Client, sid: str, pieces: list[bytes], form: str = "raw") -> None:
+    for i, piece in enumerate(pieces):
+        r = send(api, sid, i, piece, form)
+        assert r.status_code == 200, r.text
+
+
+def complete_ok(api: httpx.Client, sid: str) -> dict[str, Any]:
+    r = complete(api, sid)
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+def upload_session(api: httpx.Client, data: bytes, ext: str, n: int = 3, form: str = "raw",
+                   **extra: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """Upload `data` whole; return (start answer, complete answer, finished dock status)."""
+    session = start(api, data, ext, n, **extra)
+    send_all(api, session["sessionId"], split(data, n), form)
+    done = complete_ok(api, session["sessionId"])
+    return session, done, wait_job(api, done["dockStatusId"])
+
+
+def get_model(api: httpx.Client, model_id: str) -> dict[str, Any]:
+    r = api.get(f"/api/public/models/{model_id}")
+    assert r.status_code == 200, r.text
+    return dict(r.json())
