@@ -29,6 +29,8 @@ class ErrorCode(StrEnum):
     TOO_LARGE = "TOO_LARGE"
     UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
     RATE_LIMITED = "RATE_LIMITED"
+    TOO_MANY_SESSIONS = "TOO_MANY_SESSIONS"
+    CHUNK_TIMEOUT = "CHUNK_TIMEOUT"
     OUT_OF_STORAGE = "OUT_OF_STORAGE"
     INTERNAL = "INTERNAL"
     # import job failures
@@ -58,6 +60,8 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.TOO_LARGE: 413,
     ErrorCode.UNSUPPORTED_MEDIA_TYPE: 415,
     ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.TOO_MANY_SESSIONS: 429,
+    ErrorCode.CHUNK_TIMEOUT: 408,
     ErrorCode.OUT_OF_STORAGE: 507,
     ErrorCode.INTERNAL: 500,
 }

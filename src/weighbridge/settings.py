@@ -31,6 +31,12 @@ class Settings(BaseSettings):
     min_chunk_size_bytes: int = Field(default=1, ge=1)
     max_chunk_size_bytes: int = Field(default=5 * GiB, ge=1)
     session_ttl_seconds: int = Field(default=24 * 3600, ge=1)
+    max_open_sessions_per_account: int = Field(default=100, ge=1)
+    # A client that sends nothing for this long in the middle of a chunk is cut off.
+    chunk_idle_timeout_seconds: float = Field(default=60.0, gt=0)
+    # Chunk writes are refused (507) while the data disk has less free space than this,
+    # so a full disk never takes the database down with it.
+    min_free_bytes: int = Field(default=256 * MiB, ge=0)
 
     # Unpacking limits for the import pipeline.
     max_unpacked_bytes: int = Field(default=2 * TiB, ge=1)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import anyio
 from anyio import to_thread
 
 from weighbridge.db.engine import Database
@@ -81,6 +82,24 @@ def _check_size(session: UploadSession, number: int, size: int) -> None:
                                field="chunkSize")
 
 
+async def _with_idle_timeout(body: AsyncIterator[bytes], seconds: float
+                             ) -> AsyncIterator[bytes]:
+    """Pass the body on, but give up on a client that goes quiet mid-chunk, so a dead
+    connection does not hold a worker slot and a half-written file for ever."""
+    iterator = body.__aiter__()
+    while True:
+        try:
+            with anyio.fail_after(seconds):
+                piece = await iterator.__anext__()
+        except StopAsyncIteration:
+            return
+        except TimeoutError as exc:
+            raise WeighbridgeError(ErrorCode.CHUNK_TIMEOUT, f"No bytes arrived for {seconds:g} "
+                                   "seconds in the middle of the chunk; it was dropped. "
+                                   "Send it again.") from exc
+        yield piece
+
+
 class _HashingWriter:
     """Runs in the worker thread: hashes and writes each batch of pieces."""
 
@@ -120,7 +139,7 @@ class ChunkIntake:
             sink = _HashingWriter(writer)
             batch: list[bytes] = []
             batch_bytes = received = 0
-            async for piece in body:
+            async for piece in _with_idle_timeout(body, self._settings.chunk_idle_timeout_seconds):
                 received += len(piece)
                 if received > limit:
                     raise WeighbridgeError(ErrorCode.TOO_LARGE, f"The chunk is larger than "

@@ -118,6 +118,10 @@ def start(db: Session, settings: Settings, account_id: str, spec: StartSpec,
     spec = StartSpec(**{**spec.__dict__, "file_extension": normalise_extension(spec.file_extension)})
     _check_spec(spec, settings)
     now = datetime.now(UTC)
+    if repo.count_open(db, account_id, now) >= settings.max_open_sessions_per_account:
+        raise WeighbridgeError(ErrorCode.TOO_MANY_SESSIONS, f"This account already has "
+                               f"{settings.max_open_sessions_per_account} open upload sessions; "
+                               "complete or abort (DELETE) some before starting more.")
     row = UploadSession(
         id=ids.new_session_id(), account_id=account_id, file_context=spec.file_context,
         total_chunks=spec.total_chunks, file_extension=spec.file_extension,

@@ -8,4 +8,4 @@ from weighbridge.storage.local import LocalBlobStore
 
 
 def make_blob_store(settings: Settings) -> BlobStore:
-    return LocalBlobStore(settings.data_dir / "blobs")
+    return LocalBlobStore(settings.data_dir / "blobs", settings.min_free_bytes)

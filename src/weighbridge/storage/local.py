@@ -25,6 +25,7 @@ from weighbridge.errors import ErrorCode, WeighbridgeError
 from weighbridge.storage.base import READ_PIECE_BYTES
 
 PART_PREFIX = ".part-"
+SPACE_CHECK_EVERY_BYTES = 16 * 1024 * 1024
 
 
 def translate_os_error(exc: OSError, what: str) -> WeighbridgeError:
@@ -37,14 +38,23 @@ def translate_os_error(exc: OSError, what: str) -> WeighbridgeError:
     return WeighbridgeError(ErrorCode.INTERNAL, f"Storage failed while {what}.")
 
 
+def _check_free_space(directory: Path, min_free_bytes: int, incoming: int) -> None:
+    st = os.statvfs(directory)
+    if st.f_bavail * st.f_frsize < min_free_bytes + incoming:
+        raise OSError(errno.ENOSPC, "below the configured free-space reserve")
+
+
 class LocalBlobWriter:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, min_free_bytes: int = 0) -> None:
         self._path = path
         self._tmp = path.parent / f"{PART_PREFIX}{uuid.uuid4().hex}"
         self._done = False
         self._bytes_written = 0
+        self._min_free = min_free_bytes
+        self._next_space_check = 0
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+            _check_free_space(path.parent, self._min_free, 0)
             self._fd = os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         except OSError as exc:
             raise translate_os_error(exc, "opening a file") from exc
@@ -56,6 +66,9 @@ class LocalBlobWriter:
     def write(self, data: bytes | bytearray | memoryview) -> None:
         view = memoryview(data)
         try:
+            if self._min_free and self._bytes_written >= self._next_space_check:
+                _check_free_space(self._path.parent, self._min_free, len(view))
+                self._next_space_check = self._bytes_written + SPACE_CHECK_EVERY_BYTES
             while view:
                 n = os.write(self._fd, view)
                 view = view[n:]
@@ -95,8 +108,9 @@ class LocalBlobWriter:
 
 
 class LocalBlobStore:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, min_free_bytes: int = 0) -> None:
         self.root = root
+        self._min_free = min_free_bytes
         root.mkdir(parents=True, exist_ok=True)
 
     def _path(self, key: str) -> Path:
@@ -106,7 +120,7 @@ class LocalBlobStore:
         return self.root.joinpath(*parts)
 
     def writer(self, key: str) -> LocalBlobWriter:
-        return LocalBlobWriter(self._path(key))
+        return LocalBlobWriter(self._path(key), self._min_free)
 
     def iter_bytes(self, key: str, piece_bytes: int = READ_PIECE_BYTES) -> Iterator[bytes]:
         with open(self._path(key), "rb", buffering=0) as f:

@@ -34,6 +34,13 @@ def find_by_idempotency_key(db: Session, account_id: str, key: str) -> UploadSes
     ).first()
 
 
+def count_open(db: Session, account_id: str, now: datetime) -> int:
+    return int(db.scalar(
+        select(func.count()).where(UploadSession.account_id == account_id,
+                                   UploadSession.status == "OPEN",
+                                   UploadSession.expires_on > now)) or 0)
+
+
 def add(db: Session, row: UploadSession) -> None:
     db.add(row)
     db.flush()
