@@ -25,7 +25,7 @@ import zipfile
 import zlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, cast
+from typing import IO, Protocol, cast
 
 from weighbridge.errors import ErrorCode, PipelineError
 from weighbridge.pipeline.hashing import HashingReader
@@ -81,8 +81,8 @@ class UnpackBudget:
         if self.members > self.limits.max_members:
             raise PipelineError(
                 ErrorCode.LIMIT_EXCEEDED,
-                f"{self.file_name}: has more than {self.limits.max_members} members "
-                f"(stopped at {member!r}); pack fewer files or ask the operator to raise "
+                f"{self.file_name}: has more than the limit of {self.limits.max_members} "
+                f"members (stopped at {member!r}); pack fewer files or ask the operator to raise "
                 "the member limit.",
             )
 
@@ -91,8 +91,8 @@ class UnpackBudget:
         if self.unpacked_bytes > self.limits.max_unpacked_bytes:
             raise PipelineError(
                 ErrorCode.LIMIT_EXCEEDED,
-                f"{self.file_name}: unpacks to more than {self.limits.max_unpacked_bytes} "
-                f"bytes (reached while writing {member!r}); ask the operator to raise the "
+                f"{self.file_name}: unpacks to more than the limit of "
+                f"{self.limits.max_unpacked_bytes} bytes (reached while writing {member!r}); ask the operator to raise the "
                 "unpacked size limit or split the model.",
             )
         compressed = max(self._compressed(), RATIO_GRACE_BYTES)
@@ -175,7 +175,9 @@ def unpack_tar(reader: HashingReader, tree: ModelTree, limits: UnpackLimits, fil
             if not ending or not isinstance(ending[-1], _EOF_HEADER_ERROR):
                 why = str(ending[-1]) if ending else "no end-of-archive marker"
                 raise _corrupt(file_name, f"the tar stream breaks off after {last!r} ({why})")
-            _expect_only_zeros(stream, file_name)
+            # Read on through tarfile's own stream: it has already buffered what follows.
+            assert archive.fileobj is not None
+            _expect_only_zeros(archive.fileobj, file_name)
     except _TAR_READ_ERRORS as exc:
         raise _corrupt(file_name, f"cannot be read after {last!r} ({exc})") from exc
 
@@ -207,7 +209,11 @@ def _unpack_tar_member(
     tree.record(rel, out.size, sha)
 
 
-def _expect_only_zeros(stream: IO[bytes], file_name: str) -> None:
+class _Reads(Protocol):
+    def read(self, size: int, /) -> bytes: ...
+
+
+def _expect_only_zeros(stream: _Reads, file_name: str) -> None:
     """Read to the end of the (decompressed) stream; only zero padding may follow."""
     while piece := stream.read(COPY_PIECE_BYTES):
         if piece.count(0) != len(piece):
@@ -242,7 +248,7 @@ def _check_zip_directory(
         raise PipelineError(
             ErrorCode.LIMIT_EXCEEDED,
             f"{file_name}: has {len(infos)} members, more than the limit of "
-            f"{limits.max_members}; pack fewer files or ask the operator to raise the limit.",
+            f"{limits.max_members} members; pack fewer files or ask the operator to raise the limit.",
         )
     declared = 0
     for info in infos:
@@ -268,7 +274,7 @@ def _check_zip_directory(
         raise PipelineError(
             ErrorCode.LIMIT_EXCEEDED,
             f"{file_name}: unpacks to {declared} bytes, more than the limit of "
-            f"{limits.max_unpacked_bytes}; ask the operator to raise the limit or split the model.",
+            f"{limits.max_unpacked_bytes} bytes; ask the operator to raise the limit or split the model.",
         )
     if declared > limits.max_compression_ratio * max(archive_bytes, RATIO_GRACE_BYTES):
         raise PipelineError(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,6 +86,9 @@ def do_import(staging: Path, progress: Progress) -> Importer:
             limits=limits,
         )
         stream = source if source is not None else pieces(data or b"", piece_bytes)
+        if any(staging.iterdir()):  # a second run in one test: start clean, as the job does
+            shutil.rmtree(staging)
+            staging.mkdir()
         return run_import(stream, request, staging, progress)
 
     return run

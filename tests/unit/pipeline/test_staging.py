@@ -1,0 +1,114 @@
+"""Member names → safe relative paths; the model tree refuses clashes; atomic writes."""
+
+from __future__ import annotations
+
+from pathlib import Path, PurePosixPath
+
+import pytest
+
+from weighbridge.errors import ErrorCode, PipelineError
+from weighbridge.pipeline.staging import ModelTree, safe_relative_path
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("config.json", "config.json"),
+        ("model/config.json", "model/config.json"),
+        ("./model/./config.json", "model/config.json"),
+        ("a/../b.json", "b.json"),
+        ("dir/", "dir"),
+        ("ünïcode/名前.json", "ünïcode/名前.json"),
+    ],
+)
+def test_safe_names_normalise(name: str, expected: str) -> None:
+    assert safe_relative_path(name) == PurePosixPath(expected)
+
+
+@pytest.mark.parametrize("name", [".", "./", "a/.."])
+def test_root_names_mean_nothing_to_write(name: str) -> None:
+    assert safe_relative_path(name) is None
+
+
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [
+        ("../evil", "outside"),
+        ("a/../../evil", "outside"),
+        ("/etc/passwd", "absolute"),
+        ("C:evil", "drive letter"),
+        ("c:/evil", "drive letter"),
+        ("..\\evil", "backslash"),
+        ("a\nb", "control"),
+        ("", "empty"),
+        ("x" * 256, "longer than 255"),
+        ("a/" * 2100, "longer than 4096"),
+        ("bad\udcff", "UTF-8"),
+    ],
+)
+def test_unsafe_names_are_refused_by_name(name: str, problem: str) -> None:
+    with pytest.raises(PipelineError) as caught:
+        safe_relative_path(name)
+    assert caught.value.code == ErrorCode.UNSAFE_ARCHIVE
+    assert problem in caught.value.msg
+    assert repr(name)[:40] in caught.value.msg or name == ""
+
+
+def write(tree: ModelTree, name: str, data: bytes = b"x") -> None:
+    rel = safe_relative_path(name)
+    assert rel is not None
+    with tree.open_file(rel, name) as out:
+        out.write(data)
+        sha = out.commit()
+    assert sha is not None
+    tree.record(rel, out.size, sha)
+
+
+def test_duplicate_file_is_refused(tmp_path: Path) -> None:
+    tree = ModelTree(tmp_path)
+    write(tree, "a.json")
+    with pytest.raises(PipelineError, match="appears twice") as caught:
+        write(tree, "./a.json")
+    assert caught.value.code == ErrorCode.UNSAFE_ARCHIVE
+
+
+def test_file_where_folder_is_needed_is_refused(tmp_path: Path) -> None:
+    tree = ModelTree(tmp_path)
+    write(tree, "a")
+    with pytest.raises(PipelineError, match="needs 'a' to be a folder"):
+        write(tree, "a/b.json")
+
+
+def test_folder_where_file_is_needed_is_refused(tmp_path: Path) -> None:
+    tree = ModelTree(tmp_path)
+    write(tree, "a/b.json")
+    with pytest.raises(PipelineError, match="uses that name as a folder"):
+        write(tree, "a")
+
+
+def test_failed_write_leaves_no_temp_file(tmp_path: Path) -> None:
+    tree = ModelTree(tmp_path)
+    rel = PurePosixPath("w.safetensors")
+    with pytest.raises(RuntimeError):
+        with tree.open_file(rel, "w.safetensors") as out:
+            out.write(b"partial")
+            raise RuntimeError("reader failed")
+    assert list(tree.scratch_dir.iterdir()) == []
+    assert not (tree.model_dir / "w.safetensors").exists()
+
+
+def test_strip_single_top_folder(tmp_path: Path) -> None:
+    tree = ModelTree(tmp_path)
+    write(tree, "top/config.json", b"{}")
+    write(tree, "top/sub/x.txt")
+    assert tree.strip_single_top_folder() == "top"
+    assert [f.path for f in tree.files] == ["config.json", "sub/x.txt"]
+    assert (tree.model_dir / "sub" / "x.txt").read_bytes() == b"x"
+    assert tree.strip_single_top_folder() is None  # config.json + sub: two entries
+
+
+def test_no_strip_for_a_single_top_file(tmp_path: Path) -> None:
+    tree = ModelTree(tmp_path)
+    write(tree, "model.safetensors")
+    assert tree.strip_single_top_folder() is None
+    assert [f.path for f in tree.files] == ["model.safetensors"]
