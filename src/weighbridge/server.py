@@ -89,6 +89,6 @@ def serve(settings: Settings) -> None:
 
     tune_malloc()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
+    uvicorn.run(create_app(settings), host=settings.bind_host, port=settings.port,
                 loop="uvloop", http="httptools", log_level="info", access_log=False,
                 timeout_graceful_shutdown=5)

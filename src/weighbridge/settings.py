@@ -22,8 +22,9 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./weighbridge-data")
     # Empty means the embedded SQLite database in data_dir.
     database_url: str = ""
-    host: str = "127.0.0.1"
-    port: int = 8080
+    # Not `host`: WEIGHBRIDGE_HOST is the client's server URL (DESIGN §5).
+    bind_host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
 
     # Upload limits (served by GET /api/public/limits).
     max_file_size_bytes: int = Field(default=1 * TiB, ge=1)

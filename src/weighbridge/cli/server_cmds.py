@@ -28,7 +28,7 @@ def serve(
     """Run the weighbridge API server (SQLite + local files unless configured otherwise)."""
     from weighbridge.server import serve as run_server
 
-    run_server(_settings(host=host, port=port, data_dir=data_dir))
+    run_server(_settings(bind_host=host, port=port, data_dir=data_dir))
 
 
 @keys_app.command("create")
