@@ -174,18 +174,24 @@ def upload_chunk(
     tracker: ProgressTracker,
     stop: threading.Event,
 ) -> None:
+    if stop.is_set():
+        raise Cancelled()
     offset, length = plan.chunk_range(number)
     headers = {"Content-Type": "application/octet-stream", "Content-Length": str(length)}
     if chunk_sha256:
         headers["X-Chunk-Sha256"] = chunk_sha256
-    transport.request(
-        "POST",
-        f"/api/public/files/session/{session_id}",
-        params={"chunkNumber": number},
-        body=_chunk_body(source, offset, length, tracker, stop),
-        headers=headers,
-        cancel=stop,
-    )
+    try:
+        transport.request(
+            "POST",
+            f"/api/public/files/session/{session_id}",
+            params={"chunkNumber": number},
+            body=_chunk_body(source, offset, length, tracker, stop),
+            headers=headers,
+            cancel=stop,
+        )
+    except BaseException:
+        stop.set()  # at once, so no other thread starts a chunk before the caller reacts
+        raise
 
 
 def upload_chunks(
