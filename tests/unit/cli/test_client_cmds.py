@@ -1,0 +1,198 @@
+"""The client commands: options reach the SDK, results and errors are rendered with the
+right stream and exit code. The SDK is replaced by a stub; no server is involved."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from weighbridge.cli import client_cmds
+from weighbridge.cli.exit_codes import ExitCode
+from weighbridge.client import ApiError, ImportFailed, ImportOutcome, TransportError
+
+MODEL = {
+    "_id": "cm-1",
+    "modelId": "cm-1",
+    "name": "all-MiniLM-L6-v2",
+    "format": "safetensors",
+    "architecture": "BertModel",
+    "parameterCount": 22713728,
+    "sizeBytes": 91618861,
+    "warnings": [],
+}
+
+
+class StubClient:
+    """Records how it was built and called; answers from class attributes."""
+
+    calls: list[tuple[str, Any]] = []
+    raises: BaseException | None = None
+    model: dict[str, Any] | None = MODEL
+
+    def __init__(self, host: str, api_key: str) -> None:
+        StubClient.calls.append(("init", (host, api_key)))
+
+    def __enter__(self) -> StubClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def import_model(self, path: Path, **kwargs: Any) -> ImportOutcome:
+        StubClient.calls.append(("import_model", (path, kwargs)))
+        kwargs["hash_progress"](10, 10)
+        kwargs["progress"](10, 10)
+        kwargs["on_status"]({"_id": "ds-1", "status": "SUCCESS", "percentageComplete": 100})
+        if StubClient.raises is not None:
+            raise StubClient.raises
+        return ImportOutcome(
+            session_id="s-1",
+            dock_status_id="ds-1",
+            model_id="cm-1",
+            sha256="0" * 64,
+            file_size=10,
+            total_chunks=1,
+            model=StubClient.model if kwargs["wait"] else None,
+        )
+
+    def dock_status(self, dock_status_id: str) -> dict[str, Any]:
+        return {
+            "_id": dock_status_id,
+            "status": "FAILED",
+            "action": "IMPORT",
+            "error": {"code": "INVALID_MODEL", "msg": "bad tensor"},
+        }
+
+    def list_models(self, limit: int, offset: int) -> list[dict[str, Any]]:
+        StubClient.calls.append(("list_models", (limit, offset)))
+        return [MODEL]
+
+    def get_model(self, model_id: str) -> dict[str, Any]:
+        if StubClient.raises is not None:
+            raise StubClient.raises
+        return MODEL
+
+
+@pytest.fixture
+def run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
+    StubClient.calls = []
+    StubClient.raises = None
+    monkeypatch.setattr(client_cmds, "Client", StubClient)
+    monkeypatch.delenv("WEIGHBRIDGE_HOST", raising=False)
+    monkeypatch.setenv("WEIGHBRIDGE_API_KEY", "k")
+    app = typer.Typer()
+    client_cmds.register(app)
+
+    def invoke(*args: str, env: dict[str, str] | None = None) -> Any:
+        return CliRunner().invoke(app, list(args), env=env)
+
+    return invoke
+
+
+def test_import_prints_the_model_on_stdout(run: Any, tmp_path: Path) -> None:
+    result = run("import", str(tmp_path), "--name", "mini", "--chunk-size", "8M", "--parallel", "2")
+    assert result.exit_code == 0, result.output
+    assert "all-MiniLM-L6-v2" in result.stdout and "22,713,728" in result.stdout
+    assert "cm-1" in result.stdout and "BertModel" in result.stdout
+    assert "Imported" in result.stderr and "Imported" not in result.stdout
+    (_, (path, kwargs)) = StubClient.calls[1]
+    assert path == tmp_path
+    assert kwargs["name"] == "mini" and kwargs["chunk_size"] == 8 * 1024 * 1024
+    assert kwargs["parallel"] == 2 and kwargs["wait"] is True and kwargs["is_adapter"] is None
+    assert StubClient.calls[0] == ("init", ("http://127.0.0.1:8080", "k"))
+
+
+def test_import_json_prints_only_the_model(run: Any, tmp_path: Path) -> None:
+    result = run("import", str(tmp_path), "--json", "--adapter", "--base-model", "b")
+    assert result.exit_code == 0
+    assert json.loads(result.stdout) == MODEL
+    kwargs = StubClient.calls[1][1][1]
+    assert kwargs["is_adapter"] is True and kwargs["base_model"] == "b"
+
+
+def test_import_no_wait_prints_the_ids(run: Any, tmp_path: Path) -> None:
+    result = run("import", str(tmp_path), "--no-wait", "--json")
+    assert json.loads(result.stdout) == {
+        "sessionId": "s-1",
+        "dockStatusId": "ds-1",
+        "modelId": "cm-1",
+    }
+
+
+def test_a_failed_import_exits_1_with_the_reason(run: Any, tmp_path: Path) -> None:
+    StubClient.raises = ImportFailed(
+        "INVALID_MODEL", "tensor x is truncated", {"_id": "ds-1", "modelId": "cm-1"}
+    )
+    result = run("import", str(tmp_path), "--json")
+    assert result.exit_code == ExitCode.IMPORT_FAILED == 1
+    assert json.loads(result.stdout) == {
+        "error": {
+            "code": "INVALID_MODEL",
+            "msg": "tensor x is truncated",
+            "dockStatusId": "ds-1",
+            "modelId": "cm-1",
+        }
+    }
+    assert "INVALID_MODEL" in result.stderr and "tensor x is truncated" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("error", "code"),
+    [
+        (ApiError(409, "SESSION_COMPLETED", "already completed"), ExitCode.API_ERROR),
+        (ApiError(401, "UNAUTHORIZED", "bad key"), ExitCode.USAGE),
+        (TransportError("Could not reach it.", 6), ExitCode.CONNECTION),
+    ],
+)
+def test_errors_map_to_the_exit_code_table(
+    run: Any, tmp_path: Path, error: Exception, code: ExitCode
+) -> None:
+    StubClient.raises = error
+    result = run("import", str(tmp_path))
+    assert result.exit_code == code
+    assert result.stdout == ""
+    assert str(error.code) in result.stderr
+
+
+def test_a_missing_key_is_a_usage_error(run: Any, tmp_path: Path) -> None:
+    result = run("models", "list", env={"WEIGHBRIDGE_API_KEY": ""})
+    assert result.exit_code == ExitCode.USAGE == 2
+    assert "WEIGHBRIDGE_API_KEY" in result.stderr
+    assert StubClient.calls == []
+
+
+def test_a_bad_chunk_size_is_a_usage_error(run: Any, tmp_path: Path) -> None:
+    result = run("import", str(tmp_path), "--chunk-size", "lots")
+    assert result.exit_code == 2
+    assert StubClient.calls == []
+
+
+def test_host_comes_from_the_environment(run: Any) -> None:
+    run("models", "list", env={"WEIGHBRIDGE_HOST": "http://wb:9", "WEIGHBRIDGE_API_KEY": "z"})
+    assert StubClient.calls[0] == ("init", ("http://wb:9", "z"))
+
+
+def test_models_list_and_show(run: Any) -> None:
+    listed = run("models", "list", "--limit", "5", "--json")
+    assert json.loads(listed.stdout) == [MODEL]
+    assert ("list_models", (5, 0)) in StubClient.calls
+    table = run("models", "list")
+    assert "cm-1" in table.stdout and "22,713,728" in table.stdout
+    shown = run("models", "show", "cm-1", "--json")
+    assert json.loads(shown.stdout) == MODEL
+    StubClient.raises = ApiError(404, "NOT_FOUND", "Model cm-9 not found.")
+    missing = run("models", "show", "cm-9", "--json")
+    assert missing.exit_code == ExitCode.API_ERROR
+    assert json.loads(missing.stdout)["error"]["code"] == "NOT_FOUND"
+
+
+def test_status_shows_the_job(run: Any) -> None:
+    human = run("status", "ds-1")
+    assert human.exit_code == 0
+    assert "FAILED" in human.stdout and "bad tensor" in human.stdout
+    assert json.loads(run("status", "ds-1", "--json").stdout)["status"] == "FAILED"
