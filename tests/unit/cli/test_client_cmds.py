@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Self
 
 import pytest
 import typer
@@ -13,7 +13,13 @@ from typer.testing import CliRunner
 
 from weighbridge.cli import client_cmds
 from weighbridge.cli.exit_codes import ExitCode
-from weighbridge.client import ApiError, ImportFailed, ImportOutcome, TransportError
+from weighbridge.client import (
+    ApiError,
+    ImportFailed,
+    ImportOutcome,
+    TransportError,
+    WeighbridgeClientError,
+)
 
 MODEL = {
     "_id": "cm-1",
@@ -30,14 +36,14 @@ MODEL = {
 class StubClient:
     """Records how it was built and called; answers from class attributes."""
 
-    calls: list[tuple[str, Any]] = []
-    raises: BaseException | None = None
-    model: dict[str, Any] | None = MODEL
+    calls: ClassVar[list[tuple[str, Any]]] = []
+    raises: ClassVar[BaseException | None] = None
+    model: ClassVar[dict[str, Any] | None] = MODEL
 
     def __init__(self, host: str, api_key: str) -> None:
         StubClient.calls.append(("init", (host, api_key)))
 
-    def __enter__(self) -> StubClient:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -129,7 +135,7 @@ def test_a_failed_import_exits_1_with_the_reason(run: Any, tmp_path: Path) -> No
         "INVALID_MODEL", "tensor x is truncated", {"_id": "ds-1", "modelId": "cm-1"}
     )
     result = run("import", str(tmp_path), "--json")
-    assert result.exit_code == ExitCode.IMPORT_FAILED == 1
+    assert result.exit_code == ExitCode.IMPORT_FAILED
     assert json.loads(result.stdout) == {
         "error": {
             "code": "INVALID_MODEL",
@@ -150,7 +156,7 @@ def test_a_failed_import_exits_1_with_the_reason(run: Any, tmp_path: Path) -> No
     ],
 )
 def test_errors_map_to_the_exit_code_table(
-    run: Any, tmp_path: Path, error: Exception, code: ExitCode
+    run: Any, tmp_path: Path, error: WeighbridgeClientError, code: ExitCode
 ) -> None:
     StubClient.raises = error
     result = run("import", str(tmp_path))
@@ -161,7 +167,7 @@ def test_errors_map_to_the_exit_code_table(
 
 def test_a_missing_key_is_a_usage_error(run: Any, tmp_path: Path) -> None:
     result = run("models", "list", env={"WEIGHBRIDGE_API_KEY": ""})
-    assert result.exit_code == ExitCode.USAGE == 2
+    assert result.exit_code == ExitCode.USAGE
     assert "WEIGHBRIDGE_API_KEY" in result.stderr
     assert StubClient.calls == []
 
