@@ -89,7 +89,7 @@ def lora_tensors(r: int, modules: tuple[str, ...] = ("q_proj", "v_proj"), d: int
     return tensors
 
 
-def adapter_config(r: int = 4, **overrides: Any) -> dict[str, Any]:
+def adapter_config(r: Any = 4, **overrides: Any) -> dict[str, Any]:
     config: dict[str, Any] = {
         "peft_type": "LORA",
         "task_type": "CAUSAL_LM",

@@ -44,7 +44,7 @@ def test_real_file_summary(tmp_path: Path) -> None:
 
 
 def test_all_reference_dtypes_are_known(tmp_path: Path) -> None:
-    tensors = {
+    tensors: dict[str, np.ndarray[Any, Any]] = {
         "f64": np.zeros(2, np.float64), "f16": np.zeros(2, np.float16), "i8": np.zeros(3, np.int8),
         "u16": np.zeros(2, np.uint16), "u32": np.zeros(2, np.uint32), "u64": np.zeros(1, np.uint64),
         "b": np.zeros(5, np.bool_), "i16": np.zeros(2, np.int16), "empty": np.zeros((0, 3), np.float32),
