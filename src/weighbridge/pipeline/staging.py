@@ -173,8 +173,15 @@ class ModelTree:
         """A writer for a scratch file (no hash, no fsync: it never outlives the run)."""
         return AtomicFileWriter(self.scratch_path("part"), path, compute_sha256=False, durable=False)
 
+    def _check_lexically_inside(self, rel: PurePosixPath, member: str) -> None:
+        # Defence in depth: `safe_relative_path` already guarantees this, but a path
+        # that did not come through it must not reach mkdir or open.
+        if rel.is_absolute() or ".." in rel.parts or not rel.parts:
+            raise _unsafe(member, "resolves outside the model folder")
+
     def add_dir(self, rel: PurePosixPath, member: str) -> None:
         """Record (and create) a folder and its parents, refusing file/folder clashes."""
+        self._check_lexically_inside(rel, member)
         for folder in [*reversed(rel.parents[:-1]), rel]:
             if folder in self._files:
                 raise _unsafe(member, f"needs {str(folder)!r} to be a folder, but it is a file")
@@ -186,6 +193,7 @@ class ModelTree:
 
     def open_file(self, rel: PurePosixPath, member: str, compute_sha256: bool = True) -> AtomicFileWriter:
         """Check that `rel` is new and placeable, then return a writer for it."""
+        self._check_lexically_inside(rel, member)
         if rel in self._files:
             raise _unsafe(member, "appears twice in the archive (duplicate name)")
         if rel in self._dirs:
@@ -193,8 +201,8 @@ class ModelTree:
         if rel.parent != PurePosixPath("."):
             self.add_dir(rel.parent, member)
         final = self.model_dir / rel
-        # Defence in depth: the name check already makes escape impossible and we never
-        # create links, but a wrong resolved parent must never be written to.
+        # We never create links, so this holds; checked anyway because a wrong resolved
+        # parent must never be written to.
         if not final.parent.resolve().is_relative_to(self._model_root):
             raise _unsafe(member, "resolves outside the model folder")
         if os.path.lexists(final):

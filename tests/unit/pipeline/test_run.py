@@ -108,17 +108,10 @@ def test_checksum_mismatch(do_import: Importer) -> None:
 
 def test_checksum_mismatch_wins_over_a_damaged_archive(do_import: Importer) -> None:
     data = tar_bytes(members(MODEL))
-    damaged = data[:512] + b"\xff" * 512 + data[1024:]  # corrupted in transit
+    damaged = b"\xff" * 512 + data[512:]  # the first header, corrupted in transit
     expect(ErrorCode.CHECKSUM_MISMATCH, lambda: do_import(damaged, "tar", sha256=hashlib.sha256(data).hexdigest()))
     # Without a checksum the same bytes are judged as what they are.
-    result_or_error = expect_code(lambda: do_import(damaged, "tar", sha256=None))
-    assert result_or_error in {ErrorCode.CORRUPT_ARCHIVE, ErrorCode.INVALID_MODEL}
-
-
-def expect_code(run: Callable[[], object]) -> ErrorCode:
-    with pytest.raises(PipelineError) as caught:
-        run()
-    return caught.value.code
+    expect(ErrorCode.CORRUPT_ARCHIVE, lambda: do_import(damaged, "tar", sha256=None))
 
 
 @pytest.mark.parametrize("extension", ["tar", "zip", "safetensors"])

@@ -112,3 +112,15 @@ def test_no_strip_for_a_single_top_file(tmp_path: Path) -> None:
     write(tree, "model.safetensors")
     assert tree.strip_single_top_folder() is None
     assert [f.path for f in tree.files] == ["model.safetensors"]
+
+
+@pytest.mark.parametrize("rel", ["../x/evil.txt", "/abs/evil.txt", "a/../../evil.txt"])
+def test_tree_refuses_unsafe_paths_that_skip_the_name_check(tmp_path: Path, rel: str) -> None:
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    tree = ModelTree(staging)
+    with pytest.raises(PipelineError, match="outside the model folder"):
+        tree.open_file(PurePosixPath(rel), rel)
+    with pytest.raises(PipelineError, match="outside the model folder"):
+        tree.add_dir(PurePosixPath(rel), rel)
+    assert {p.name for p in tmp_path.iterdir()} == {"staging"}
