@@ -1,46 +1,38 @@
-"""Checksums of what is uploaded: the whole file's sha256 and each chunk's, in one read.
+"""Checksums of what is uploaded: the whole source's sha256, and one chunk's.
 
-The session's start needs the whole file's sha256 before the first chunk is sent, and
-every chunk carries its own sha256 in `X-Chunk-Sha256`. Both come from one streaming
-pass over the source, chunk by chunk, so a file is read from disk once for hashing and
-once for sending, and never held in memory.
+The session's start needs the whole file's sha256 before the first chunk is sent, so that
+pass runs alone, reading the source once in 1 MiB pieces. Each chunk's own sha256 (sent
+as `X-Chunk-Sha256`) is computed by the upload thread that sends it, right before
+sending: the threads hash in parallel (hashlib drops the GIL) and the range they re-read
+is usually still in the page cache. Hashing both in one pass would halve that first pass's
+speed (measured ~0.75 vs ~1.4 GiB/s), and it is the one part that cannot overlap uploads.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from weighbridge.client.packing import ByteSource
-from weighbridge.client.uploader import ChunkPlan
 
 ProgressCallback = Callable[[int, int], None]
 
 
-@dataclass(frozen=True)
-class Digests:
-    """Hex sha256 of the whole source and of each chunk of `plan`, by chunk number."""
-
-    sha256: str
-    chunk_sha256: list[str]
-
-
-def hash_source(
-    source: ByteSource, plan: ChunkPlan, progress: ProgressCallback | None = None
-) -> Digests:
-    whole = hashlib.sha256()
-    chunk_digests: list[str] = []
+def source_sha256(source: ByteSource, progress: ProgressCallback | None = None) -> str:
+    """Hex sha256 of all of `source`, reporting `progress(bytes_done, bytes_total)`."""
+    digest = hashlib.sha256()
     done = 0
-    for number in range(plan.total_chunks):
-        offset, length = plan.chunk_range(number)
-        chunk = hashlib.sha256()
-        for piece in source.iter_range(offset, length):
-            # hashlib drops the GIL on large updates, so upload threads keep running.
-            whole.update(piece)
-            chunk.update(piece)
-            done += len(piece)
-            if progress is not None:
-                progress(done, plan.file_size)
-        chunk_digests.append(chunk.hexdigest())
-    return Digests(whole.hexdigest(), chunk_digests)
+    for piece in source.iter_range(0, source.size):
+        digest.update(piece)
+        done += len(piece)
+        if progress is not None:
+            progress(done, source.size)
+    return digest.hexdigest()
+
+
+def range_sha256(source: ByteSource, offset: int, length: int) -> str:
+    """Hex sha256 of `length` bytes of `source` from `offset`."""
+    digest = hashlib.sha256()
+    for piece in source.iter_range(offset, length):
+        digest.update(piece)
+    return digest.hexdigest()

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from weighbridge.client.errors import ApiError
-from weighbridge.client.hashing import Digests, hash_source
+from weighbridge.client.hashing import source_sha256
 from weighbridge.client.packing import ByteSource
 from weighbridge.client.resume import ResumeStore, UploadState, upload_key
 from weighbridge.client.transport import Transport
@@ -68,7 +68,7 @@ def upload_model(
     hash_progress: ProgressCallback | None = None,
 ) -> ImportOutcome:
     plan = plan_chunks(source.size, limits, request.chunk_size)
-    digests = hash_source(source, plan, hash_progress)
+    sha256 = source_sha256(source, hash_progress)
     start_body: dict[str, Any] = {
         "fileContext": "model",
         "totalChunks": plan.total_chunks,
@@ -76,7 +76,7 @@ def upload_model(
         "fileName": source.file_name,
         "fileSize": source.size,
         "isAdapter": request.is_adapter,
-        "sha256": digests.sha256,
+        "sha256": sha256,
         "chunkSize": plan.chunk_size,
     }
     if request.base_model:
@@ -84,9 +84,7 @@ def upload_model(
     if request.name:
         start_body["name"] = request.name
     key = upload_key(host=transport.base_url, **start_body)
-    session_id, held = _open_session(
-        transport, store, key, start_body, plan, digests.chunk_sha256, request.resume
-    )
+    session_id, held = _open_session(transport, store, key, start_body, plan, request.resume)
     missing = [n for n in range(plan.total_chunks) if n not in held]
     done = sum(plan.chunk_range(n)[1] for n in held)
     tracker = ProgressTracker(source.size, progress, done)
@@ -98,18 +96,17 @@ def upload_model(
         source,
         plan,
         missing,
-        digests.chunk_sha256,
         tracker,
         request.parallel,
     )
-    completed = _complete(transport, session_id, source, plan, digests, tracker, request.parallel)
+    completed = _complete(transport, session_id, source, plan, tracker, request.parallel)
     store.delete(key)
     model_id = completed.get("modelId")
     return ImportOutcome(
         session_id=session_id,
         dock_status_id=str(completed.get("dockStatusId") or completed.get("dock-statusId") or ""),
         model_id=str(model_id) if model_id else None,
-        sha256=digests.sha256,
+        sha256=sha256,
         file_size=source.size,
         total_chunks=plan.total_chunks,
         resumed_chunks=len(held),
@@ -122,13 +119,12 @@ def _open_session(
     key: str,
     start_body: dict[str, Any],
     plan: ChunkPlan,
-    chunk_sha256: list[str],
     resume: bool,
 ) -> tuple[str, set[int]]:
     """A session for this upload and the chunks it already holds (resumed or new)."""
     state = store.load(key) if resume else None
     if state is not None and state.session_id:
-        held = _held_chunks(transport, state.session_id, plan, chunk_sha256)
+        held = _held_chunks(transport, state.session_id, plan)
         if held is not None:
             return state.session_id, held
         state = None
@@ -154,9 +150,7 @@ def _open_session(
     return session_id, set()
 
 
-def _held_chunks(
-    transport: Transport, session_id: str, plan: ChunkPlan, chunk_sha256: list[str]
-) -> set[int] | None:
+def _held_chunks(transport: Transport, session_id: str, plan: ChunkPlan) -> set[int] | None:
     """Chunks an earlier session holds whole; None if that session cannot be continued."""
     try:
         session = transport.get_json(f"{SESSION}/{session_id}")
@@ -173,7 +167,7 @@ def _held_chunks(
         return None
     if status == "COMPLETED":
         return set(range(plan.total_chunks))  # completing again answers the same job
-    return received_chunks(session.get("receivedChunks"), plan, chunk_sha256)
+    return received_chunks(session.get("receivedChunks"), plan)
 
 
 def _complete(
@@ -181,7 +175,6 @@ def _complete(
     session_id: str,
     source: ByteSource,
     plan: ChunkPlan,
-    digests: Digests,
     tracker: ProgressTracker,
     parallel: int,
 ) -> dict[str, Any]:
@@ -194,9 +187,7 @@ def _complete(
             raise
     # The server lost chunks it had acknowledged (a crash, say): send those once more.
     numbers = sorted({n for n in missing if 0 <= n < plan.total_chunks})
-    upload_chunks(
-        transport, session_id, source, plan, numbers, digests.chunk_sha256, tracker, parallel
-    )
+    upload_chunks(transport, session_id, source, plan, numbers, tracker, parallel)
     return _json_object(transport, transport.request("POST", path))
 
 
@@ -217,33 +208,29 @@ def _json_object(transport: Transport, response: Any) -> dict[str, Any]:
     return data
 
 
-def received_chunks(raw: Any, plan: ChunkPlan, chunk_sha256: list[str] | None = None) -> set[int]:
-    """Chunk numbers the server holds as planned (size, and sha256 where it says).
+def received_chunks(raw: Any, plan: ChunkPlan) -> set[int]:
+    """Chunk numbers the server holds at their planned size, from any reasonable shape.
 
-    Accepts `[0, 1]`, `[{"chunkNumber": 0, "size": 5, "sha256": ...}]` or `{"0": 5}`;
-    a chunk that differs from the plan is sent again.
+    Accepts `[0, 1]`, `[{"chunkNumber": 0, "size": 5}]` or `{"0": 5}`; a chunk whose size
+    differs from the plan is sent again. Contents need no check: the resume key includes
+    the whole file's sha256 and the chunk plan, and the server verified each chunk's sha256
+    when it arrived.
     """
-    entries: list[tuple[Any, Any, Any]] = []
+    pairs: list[tuple[Any, Any]] = []
     if isinstance(raw, Mapping):
-        entries = [(number, size, None) for number, size in raw.items()]
+        pairs = list(raw.items())
     elif isinstance(raw, list):
         for item in raw:
             if isinstance(item, Mapping):
-                number = item.get("chunkNumber", item.get("number"))
-                entries.append((number, item.get("size"), item.get("sha256")))
+                pairs.append((item.get("chunkNumber", item.get("number")), item.get("size")))
             else:
-                entries.append((item, None, None))
+                pairs.append((item, None))
     held: set[int] = set()
-    for number, size, sha in entries:
+    for number, size in pairs:
         try:
             n = int(number)
         except (TypeError, ValueError):
             continue
-        if not 0 <= n < plan.total_chunks:
-            continue
-        if size is not None and size != plan.chunk_range(n)[1]:
-            continue
-        if sha and chunk_sha256 is not None and str(sha).lower() != chunk_sha256[n]:
-            continue
-        held.add(n)
+        if 0 <= n < plan.total_chunks and (size is None or size == plan.chunk_range(n)[1]):
+            held.add(n)
     return held

@@ -5,7 +5,9 @@ the file fits in `maxChunks`, kept inside min/max chunk size). `upload_chunks` s
 chunks with a pool of threads sharing one `Transport`, using the fast form
 (`?chunkNumber=N`, raw body): each body is an iterator of <= 1 MiB pieces read from the
 source with an explicit Content-Length, because httpx copies a large `bytes` body
-quadratically and would hold it whole in memory. A retried chunk re-reads its range.
+quadratically and would hold it whole in memory. The sending thread first hashes the
+range for `X-Chunk-Sha256`, so chunk hashing runs in parallel. A retried chunk re-reads
+its range.
 The first chunk that fails for good stops the others and its error is raised.
 """
 
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from weighbridge.client.errors import LocalInputError
+from weighbridge.client.hashing import range_sha256
 from weighbridge.client.packing import ByteSource
 from weighbridge.client.transport import Cancelled, Transport
 
@@ -170,16 +173,18 @@ def upload_chunk(
     source: ByteSource,
     plan: ChunkPlan,
     number: int,
-    chunk_sha256: str | None,
     tracker: ProgressTracker,
     stop: threading.Event,
 ) -> None:
     if stop.is_set():
         raise Cancelled()
     offset, length = plan.chunk_range(number)
-    headers = {"Content-Type": "application/octet-stream", "Content-Length": str(length)}
-    if chunk_sha256:
-        headers["X-Chunk-Sha256"] = chunk_sha256
+    headers = {
+        "Content-Type": "application/octet-stream",
+        "Content-Length": str(length),
+        # A first read of the range; the server refuses the chunk if the bytes differ.
+        "X-Chunk-Sha256": range_sha256(source, offset, length),
+    }
     try:
         transport.request(
             "POST",
@@ -200,7 +205,6 @@ def upload_chunks(
     source: ByteSource,
     plan: ChunkPlan,
     numbers: Sequence[int],
-    chunk_sha256: Sequence[str] | None,
     tracker: ProgressTracker,
     parallel: int = 4,
 ) -> None:
@@ -212,11 +216,8 @@ def upload_chunks(
     futures: list[Future[None]] = []
     try:
         for n in numbers:
-            sha = chunk_sha256[n] if chunk_sha256 is not None else None
             futures.append(
-                pool.submit(
-                    upload_chunk, transport, session_id, source, plan, n, sha, tracker, stop
-                )
+                pool.submit(upload_chunk, transport, session_id, source, plan, n, tracker, stop)
             )
         done, _ = wait(futures, return_when=FIRST_EXCEPTION)
         for future in futures:  # in chunk order, so the error reported is deterministic

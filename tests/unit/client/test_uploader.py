@@ -12,7 +12,7 @@ import pytest
 
 from tests.unit.client.fake_server import FakeServer, error
 from weighbridge.client.errors import ApiError, LocalInputError
-from weighbridge.client.hashing import hash_source
+from weighbridge.client.hashing import range_sha256, source_sha256
 from weighbridge.client.packing import PIECE_SIZE, FileSource
 from weighbridge.client.transport import RetryPolicy, Transport
 from weighbridge.client.uploader import (
@@ -76,16 +76,15 @@ def test_limits_from_the_servers_json_tolerate_missing_fields() -> None:
     assert Limits.from_json({"maxChunks": "many", "minChunkSize": True}) == Limits()
 
 
-def test_hashes_cover_the_whole_file_and_each_chunk(tmp_path: Path) -> None:
+def test_hashes_of_the_whole_source_and_of_a_range(tmp_path: Path) -> None:
     data = random.Random(0).randbytes(3 * PIECE_SIZE + 17)
     (tmp_path / "w.gguf").write_bytes(data)
-    plan = ChunkPlan(len(data), PIECE_SIZE + 5)
-    digests = hash_source(FileSource(tmp_path / "w.gguf"), plan)
-    assert digests.sha256 == hashlib.sha256(data).hexdigest()
-    assert digests.chunk_sha256 == [
-        hashlib.sha256(data[o : o + n]).hexdigest()
-        for o, n in (plan.chunk_range(i) for i in range(plan.total_chunks))
-    ]
+    source = FileSource(tmp_path / "w.gguf")
+    seen: list[int] = []
+    assert source_sha256(source, lambda d, t: seen.append(d)) == hashlib.sha256(data).hexdigest()
+    assert seen[-1] == len(data)
+    middle = data[PIECE_SIZE - 5 : 2 * PIECE_SIZE + 9]
+    assert range_sha256(source, PIECE_SIZE - 5, len(middle)) == hashlib.sha256(middle).hexdigest()
 
 
 def _setup(tmp_path: Path, server: FakeServer, size: int) -> tuple[Transport, FileSource, bytes]:
@@ -104,7 +103,6 @@ def test_parallel_upload_sends_every_chunk_streamed_and_checksummed(tmp_path: Pa
     server.chunks["s"] = {}
     transport, source, data = _setup(tmp_path, server, 5 * PIECE_SIZE + 3)
     plan = ChunkPlan(len(data), 2 * PIECE_SIZE)
-    digests = hash_source(source, plan)
     seen: list[tuple[int, int]] = []
     threads: set[str] = set()
 
@@ -113,7 +111,7 @@ def test_parallel_upload_sends_every_chunk_streamed_and_checksummed(tmp_path: Pa
         seen.append((done, total))
 
     tracker = ProgressTracker(len(data), progress)
-    upload_chunks(transport, "s", source, plan, range(3), digests.chunk_sha256, tracker, 3)
+    upload_chunks(transport, "s", source, plan, range(3), tracker, 3)
     assert server.uploaded("s") == data
     assert seen[-1] == (len(data), len(data)) or max(d for d, _ in seen) == len(data)
     assert tracker.done == len(data)
@@ -136,9 +134,8 @@ def test_a_retried_chunk_is_reread_and_progress_is_not_double_counted(tmp_path: 
     server.fail = flaky
     transport, source, data = _setup(tmp_path, server, 3 * PIECE_SIZE)
     plan = ChunkPlan(len(data), PIECE_SIZE + 1)
-    digests = hash_source(source, plan)
     tracker = ProgressTracker(len(data), None)
-    upload_chunks(transport, "s", source, plan, range(3), digests.chunk_sha256, tracker, 2)
+    upload_chunks(transport, "s", source, plan, range(3), tracker, 2)
     assert server.uploaded("s") == data
     assert tracker.done == len(data)
 
@@ -156,10 +153,9 @@ def test_a_refused_chunk_stops_the_upload_with_the_servers_error(tmp_path: Path)
     server.fail = expired
     transport, source, data = _setup(tmp_path, server, 40 * 1024)
     plan = ChunkPlan(len(data), 1024)
-    digests = hash_source(source, plan)
     tracker = ProgressTracker(len(data), None)
     with pytest.raises(ApiError) as err:
-        upload_chunks(transport, "s", source, plan, range(40), digests.chunk_sha256, tracker, 1)
+        upload_chunks(transport, "s", source, plan, range(40), tracker, 1)
     assert err.value.code == "SESSION_EXPIRED"
     assert [n for _, n in server.chunk_posts] == [0, 1]  # nothing was sent after the refusal
     assert threading.active_count() < 10  # no upload thread outlives the call
