@@ -201,3 +201,11 @@ def test_tar_in_one_byte_pieces(do_import: Importer) -> None:
     data = tar_bytes(members(MODEL, top="m"), "gz")
     result = do_import(data, "tar.gz", piece_bytes=1)
     assert {f.path for f in result.files} == set(MODEL)
+
+
+def test_overlapping_zip_members_are_refused(do_import: Importer) -> None:
+    data = bytearray(zip_bytes(OK, compression=zipfile.ZIP_STORED))
+    second = data.index(b"PK\x01\x02", data.index(b"PK\x01\x02") + 4)
+    # Point the second member's local header offset (at +42) into the first member.
+    data[second + 42 : second + 46] = (40).to_bytes(4, "little")
+    expect(ErrorCode.UNSAFE_ARCHIVE, lambda: do_import(bytes(data), "zip"), "overlaps")
