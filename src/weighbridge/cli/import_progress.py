@@ -21,9 +21,10 @@ from rich.progress import (
     TaskProgressColumn,
     TextColumn,
     TimeRemainingColumn,
-    TransferSpeedColumn,
 )
 from rich.text import Text
+
+from weighbridge.cli.sizes import format_size
 
 
 class _BytesOnly(ProgressColumn):
@@ -37,6 +38,14 @@ class _BytesOnly(ProgressColumn):
         return self.inner.render(task) if task.fields.get("bytes") else Text("")
 
 
+class _Rate(ProgressColumn):
+    """Bytes per second in binary units, like the sizes beside it (rich's is decimal)."""
+
+    def render(self, task: Task) -> RenderableType:
+        speed = task.finished_speed or task.speed
+        return Text("?" if speed is None else f"{format_size(int(speed))}/s")
+
+
 class ImportProgress:
     """Context manager; pass its methods as the SDK's progress callbacks."""
 
@@ -46,7 +55,7 @@ class ImportProgress:
             BarColumn(),
             TaskProgressColumn(),
             _BytesOnly(DownloadColumn(binary_units=True)),
-            _BytesOnly(TransferSpeedColumn()),
+            _BytesOnly(_Rate()),
             _BytesOnly(TimeRemainingColumn()),
             console=console,
         )

@@ -154,6 +154,8 @@ def print_error(console: Console, error: BaseException, hint: str | None = None)
     if isinstance(error, WeighbridgeClientError):
         where = f" (HTTP {error.status})" if isinstance(error, ApiError) else ""
         console.print(f"[bold red]Error[/] {escape(error.code)}{where}: {escape(error.msg)}")
+    elif isinstance(error, KeyboardInterrupt):
+        console.print("[bold yellow]Interrupted.[/]")
     else:
         console.print(f"[bold red]Error[/]: {escape(str(error) or type(error).__name__)}")
     if hint:
