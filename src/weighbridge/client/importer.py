@@ -84,23 +84,20 @@ def upload_model(
     if request.name:
         start_body["name"] = request.name
     key = upload_key(host=transport.base_url, **start_body)
-    session_id, held = _open_session(transport, store, key, start_body, plan, request.resume)
-    missing = [n for n in range(plan.total_chunks) if n not in held]
-    done = sum(plan.chunk_range(n)[1] for n in held)
-    tracker = ProgressTracker(source.size, progress, done)
-    if progress is not None:
-        progress(done, source.size)
-    upload_chunks(
-        transport,
-        session_id,
-        source,
-        plan,
-        missing,
-        tracker,
-        request.parallel,
-    )
-    completed = _complete(transport, session_id, source, plan, tracker, request.parallel)
-    store.delete(key)
+    # Only one process at a time may continue (and save) an upload's session; a second,
+    # concurrent import of the same input gets a session of its own.
+    with store.claim(key) as owned:
+        resume = request.resume and owned
+        session_id, held = _open_session(transport, store, key, start_body, plan, resume)
+        missing = [n for n in range(plan.total_chunks) if n not in held]
+        done = sum(plan.chunk_range(n)[1] for n in held)
+        tracker = ProgressTracker(source.size, progress, done)
+        if progress is not None:
+            progress(done, source.size)
+        upload_chunks(transport, session_id, source, plan, missing, tracker, request.parallel)
+        completed = _complete(transport, session_id, source, plan, tracker, request.parallel)
+        if resume:
+            store.delete(key)
     model_id = completed.get("modelId")
     return ImportOutcome(
         session_id=session_id,

@@ -3,13 +3,15 @@
 One small JSON file per upload, named by a hash of everything that makes an upload "the
 same" (server, file sha256, size, chunk plan, name, adapter flags), in the state folder:
 
-    <state dir>/uploads/<key>.json   {"version": 1, "idempotencyKey", "sessionId", ...}
+    <state dir>/uploads/<key>.json   {"version": 1, "idempotencyKey", "sessionId"}
+    <state dir>/uploads/<key>.lock   flock()ed by the process uploading it right now
 
 It is written before the session is started (so a start whose answer was lost is retried
 with the same Idempotency-Key), updated with the session id, and deleted once the upload
 is completed. Writes are atomic (temp file, fsync, rename). A file that cannot be read,
 is not valid JSON or has another version is deleted and ignored: resuming is an
-optimisation, never a reason to fail.
+optimisation, never a reason to fail. The lock keeps two concurrent imports of the same
+input from filling (and completing) one session between them.
 """
 
 from __future__ import annotations
@@ -19,9 +21,15 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; concurrent imports just do not resume
+    fcntl = None  # type: ignore[assignment]
 
 STATE_VERSION = 1
 
@@ -94,6 +102,30 @@ class ResumeStore:
         except OSError:
             pass  # a read-only home must not stop an upload; it just cannot be resumed
 
+    @contextlib.contextmanager
+    def claim(self, key: str) -> Iterator[bool]:
+        """Hold the upload's lock while inside; yields False if another process holds it."""
+        if fcntl is None:
+            yield False
+            return
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.folder / f"{key}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError:
+            yield False
+            return
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                yield False
+                return
+            yield True
+        finally:
+            os.close(fd)  # releases the lock; the lock file stays, harmless and reused
+
     def delete(self, key: str) -> None:
-        with contextlib.suppress(OSError):
-            self._path(key).unlink()
+        """Forget an upload (finished, or its state was unreadable)."""
+        for path in (self._path(key), self.folder / f"{key}.lock"):
+            with contextlib.suppress(OSError):
+                path.unlink()

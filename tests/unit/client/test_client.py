@@ -7,6 +7,7 @@ import hashlib
 import json
 import random
 import tarfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -255,3 +256,29 @@ def test_a_tar_archive_can_be_imported_as_is(tmp_path: Path) -> None:
     body: dict[str, Any] = server.sessions[session_id]["body"]
     assert (body["fileExtension"], body["isAdapter"]) == ("tar", True)
     assert server.uploaded(session_id) == archive.read_bytes()
+
+
+def test_concurrent_imports_of_the_same_file_use_separate_sessions(tmp_path: Path) -> None:
+    server = FakeServer()
+    path, data = _weights(tmp_path, 2 * MiB)
+    inside = threading.Barrier(2, timeout=10)
+
+    def both_start_before_any_chunk(request: httpx.Request) -> httpx.Response | None:
+        if request.url.path.endswith("/start"):
+            inside.wait()  # the second import starts while the first holds its session
+        return None
+
+    server.fail = both_start_before_any_chunk
+    outcomes: list[Any] = []
+
+    def run() -> None:
+        with _client(server, tmp_path) as client:
+            outcomes.append(client.import_model(path, chunk_size=MiB, poll_interval=0.01))
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(outcomes) == 2 and len(server.sessions) == 2
+    assert all(server.uploaded(o.session_id) == data for o in outcomes)

@@ -1,0 +1,56 @@
+"""Resume state files: round trip, healing of broken files, and the per-upload lock."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from weighbridge.client.resume import ResumeStore, UploadState, upload_key
+
+
+def test_state_round_trips_as_versioned_json(tmp_path: Path) -> None:
+    store = ResumeStore(tmp_path)
+    store.save("k", UploadState(idempotency_key="idem", session_id="s-1"))
+    assert json.loads((tmp_path / "uploads" / "k.json").read_text()) == {
+        "version": 1,
+        "idempotencyKey": "idem",
+        "sessionId": "s-1",
+    }
+    assert store.load("k") == UploadState(idempotency_key="idem", session_id="s-1")
+    assert not [p for p in (tmp_path / "uploads").iterdir() if p.name.startswith(".tmp-")]
+    store.delete("k")
+    assert store.load("k") is None
+
+
+def test_broken_or_foreign_state_is_deleted_and_ignored(tmp_path: Path) -> None:
+    store = ResumeStore(tmp_path)
+    (tmp_path / "uploads").mkdir()
+    for key, text in [("a", "{nope"), ("b", '{"version": 2}'), ("c", "[1]"), ("d", "{}")]:
+        (tmp_path / "uploads" / f"{key}.json").write_text(text)
+        assert store.load(key) is None
+        assert not (tmp_path / "uploads" / f"{key}.json").exists()
+
+
+def test_an_unwritable_state_dir_does_not_fail_the_upload(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    store = ResumeStore(tmp_path / "file")  # its "uploads" folder cannot be created
+    store.save("k", UploadState(idempotency_key="i"))
+    assert store.load("k") is None
+    with store.claim("k") as owned:
+        assert owned is False
+
+
+def test_only_one_claim_at_a_time(tmp_path: Path) -> None:
+    store = ResumeStore(tmp_path)
+    with store.claim("k") as first:
+        with ResumeStore(tmp_path).claim("k") as second:
+            assert (first, second) == (True, False)
+        with store.claim("other") as third:
+            assert third is True
+    with store.claim("k") as again:
+        assert again is True
+
+
+def test_upload_keys_are_stable_and_distinct() -> None:
+    assert upload_key(a=1, b="x") == upload_key(b="x", a=1)
+    assert upload_key(a=1) != upload_key(a=2)
