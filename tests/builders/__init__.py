@@ -11,6 +11,7 @@ from tests.builders.archives import (
     write_zip_of_dir,
     zip_bytes,
 )
+from tests.builders.gguf_files import TINY_GGUF_DTYPES, GgufTensorSpec, gguf_bytes, tiny_gguf
 from tests.builders.weights import (
     CONFIG,
     TINY_DTYPES,
@@ -27,6 +28,10 @@ from tests.builders.weights import (
 )
 
 __all__ = [
+    "TINY_GGUF_DTYPES",
+    "GgufTensorSpec",
+    "gguf_bytes",
+    "tiny_gguf",
     "CONFIG",
     "TINY_DTYPES",
     "Member",

@@ -6,8 +6,9 @@ weights, as the Hugging Face and PEFT loaders do. In order:
 2. *.safetensors (single, or shards with *.safetensors.index.json) → Hugging Face model:
    every shard the index names exists and holds the tensors mapped to it, no shard is
    left out of the index, config.json (if present) is a JSON object;
-3. *.gguf, or PyTorch pickle weights only → UNSUPPORTED_FORMAT (until their checkers
-   land); no weights at all → INVALID_MODEL.
+3. *.gguf → GGUF model (`gguf_check`): one file, or every file of a split GGUF;
+4. PyTorch pickle weights only → UNSUPPORTED_FORMAT (until the pickle scan lands);
+   no weights at all → INVALID_MODEL.
 Pickle files (*.bin, *.pt, …) next to safetensors weights are refused too: they cannot be
 scanned yet, and storing them would let unchecked code into the model store.
 Missing config.json or tokenizer files are warnings, not failures.
@@ -23,6 +24,7 @@ from typing import Any
 
 from weighbridge.errors import ErrorCode, PipelineError
 from weighbridge.pipeline import peft_check
+from weighbridge.pipeline.gguf_check import check_gguf
 from weighbridge.pipeline.result import AdapterInfo, FileEntry
 from weighbridge.pipeline.safetensors_check import SafetensorsSummary, check_safetensors
 
@@ -209,6 +211,39 @@ def _check_hf_model(model_dir: Path, root: set[str], shards: set[str]) -> Detect
     )
 
 
+def _check_gguf_model(model_dir: Path, names: list[str], request_base_model: str | None) -> DetectedModel:
+    """One GGUF file, or the complete set of a split GGUF (split.count files)."""
+    summaries = [check_gguf(model_dir / name, name) for name in names]
+    if len(summaries) > 1:
+        counts = {summary.metadata.get("split.count") for summary in summaries}
+        numbers = sorted(str(summary.metadata.get("split.no")) for summary in summaries)
+        if counts != {len(names)} or numbers != sorted(str(n) for n in range(len(names))):
+            raise _invalid(
+                f"The upload holds several GGUF files ({', '.join(names)}) that are not one "
+                "complete split model; import one model (one quantisation) at a time."
+            )
+    first = summaries[0]
+    dtypes: dict[str, int] = {}
+    for summary in summaries:
+        for dtype, count in summary.dtypes.items():
+            dtypes[dtype] = dtypes.get(dtype, 0) + count
+    is_adapter = first.metadata.get("general.type") == "adapter"
+    warnings: list[str] = []
+    if is_adapter and request_base_model is None:
+        warnings.append(
+            "No base model is known for this GGUF adapter; set baseModel so it can be served."
+        )
+    return DetectedModel(
+        format="gguf",
+        is_adapter=is_adapter,
+        base_model=request_base_model if is_adapter else None,
+        architecture=first.architecture,
+        model_type=None,
+        dtypes=dtypes,
+        warnings=warnings,
+    )
+
+
 def detect_model(model_dir: Path, files: list[FileEntry], request_base_model: str | None) -> DetectedModel:
     """Recognise and check the model in `model_dir` (whose files are `files`)."""
     root = {entry.path for entry in files if "/" not in entry.path}
@@ -233,11 +268,8 @@ def detect_model(model_dir: Path, files: list[FileEntry], request_base_model: st
         return _check_hf_model(model_dir, root, shards)
     ggufs = sorted(name for name in root if name.lower().endswith(".gguf"))
     if ggufs:
-        raise PipelineError(
-            ErrorCode.UNSUPPORTED_FORMAT,
-            f"{ggufs[0]} is a GGUF file; GGUF import is not supported yet — upload the "
-            "model in safetensors format.",
-        )
+        _refuse_pickles(pickles, "the GGUF weights")
+        return _check_gguf_model(model_dir, ggufs, request_base_model)
     if pickles:
         raise PipelineError(
             ErrorCode.UNSUPPORTED_FORMAT,

@@ -11,6 +11,10 @@ import pytest
 from tests.builders import (
     CONFIG,
     TINY_DTYPES,
+    TINY_GGUF_DTYPES,
+    GgufTensorSpec,
+    gguf_bytes,
+    tiny_gguf,
     ModelFiles,
     json_bytes,
     members,
@@ -163,6 +167,33 @@ def test_non_pickle_bin_is_just_a_file(do_import: Importer) -> None:
     assert "onnx/weights.bin" in {f.path for f in result.files}
 
 
-def test_gguf_in_an_archive_is_unsupported_for_now(do_import: Importer) -> None:
-    files = {"model.Q4_K_M.gguf": b"GGUF" + bytes(20)}
-    expect(ErrorCode.UNSUPPORTED_FORMAT, lambda: import_files(do_import, files), "model.Q4_K_M.gguf", "GGUF")
+def test_gguf_in_an_archive(do_import: Importer) -> None:
+    result = import_files(do_import, {"model.Q4_0.gguf": tiny_gguf(), "README.md": b"hi"})
+    assert (result.format, result.architecture, result.is_adapter) == ("gguf", "llama", False)
+    assert result.dtypes == TINY_GGUF_DTYPES
+
+
+def test_broken_gguf_in_an_archive(do_import: Importer) -> None:
+    files = {"model.Q4_0.gguf": tiny_gguf()[:-10]}
+    expect(ErrorCode.INVALID_MODEL, lambda: import_files(do_import, files), "model.Q4_0.gguf", "truncated")
+
+
+def test_split_gguf_counts_every_part(do_import: Importer) -> None:
+    parts = {
+        f"m-0000{n + 1}-of-00002.gguf": gguf_bytes(
+            {"general.architecture": "llama", "split.no": ("u8", n), "split.count": ("u8", 2)},
+            [GgufTensorSpec(f"t{n}", (32, 2), "F32")],
+        )
+        for n in range(2)
+    }
+    assert import_files(do_import, parts).dtypes == {"F32": 128}
+
+
+def test_several_unrelated_ggufs_are_refused(do_import: Importer) -> None:
+    files = {"m.Q4_0.gguf": tiny_gguf(), "m.Q8_0.gguf": tiny_gguf()}
+    expect(ErrorCode.INVALID_MODEL, lambda: import_files(do_import, files), "m.Q4_0.gguf", "one model")
+
+
+def test_pickle_next_to_gguf_is_refused(do_import: Importer) -> None:
+    files = {"m.gguf": tiny_gguf(), "extra.pt": b"PK\x03\x04"}
+    expect(ErrorCode.UNSUPPORTED_FORMAT, lambda: import_files(do_import, files), "extra.pt")

@@ -15,8 +15,10 @@ from tests.builders import (
     file_pieces,
     members,
     pieces,
+    TINY_GGUF_DTYPES,
     safetensors_bytes,
     tar_bytes,
+    tiny_gguf,
     tiny_model,
     write_tar_of_dir,
     write_zip_of_dir,
@@ -168,8 +170,24 @@ def test_bare_corrupt_safetensors(do_import: Importer) -> None:
     expect(ErrorCode.INVALID_MODEL, lambda: do_import(b"\x00" * 64, "safetensors", file_name="m.safetensors"), "m.safetensors")
 
 
-def test_bare_gguf_is_unsupported_for_now(do_import: Importer) -> None:
-    expect(ErrorCode.UNSUPPORTED_FORMAT, lambda: do_import(b"GGUF" + bytes(60), "gguf", file_name="m.gguf"), "m.gguf")
+def test_bare_gguf(do_import: Importer, staging: Path) -> None:
+    data = tiny_gguf("qwen2")
+    result = do_import(data, "gguf", file_name="tiny-q4.gguf")
+    assert (result.format, result.architecture, result.model_type) == ("gguf", "qwen2", None)
+    assert result.dtypes == TINY_GGUF_DTYPES and result.parameter_count == 4480
+    assert [(f.path, f.size, f.sha256) for f in result.files] == [("tiny-q4.gguf", len(data), hashlib.sha256(data).hexdigest())]
+    assert result.warnings == []
+    assert (staging / "model" / "tiny-q4.gguf").read_bytes() == data
+
+
+def test_bare_gguf_adapter_flag(do_import: Importer) -> None:
+    adapter = tiny_gguf(**{"general.type": "adapter", "adapter.type": "lora"})
+    assert do_import(adapter, "gguf", is_adapter=True, base_model="llama-3").is_adapter
+    expect(ErrorCode.ADAPTER_MISMATCH, lambda: do_import(tiny_gguf(), "gguf", is_adapter=True))
+
+
+def test_bare_broken_gguf(do_import: Importer) -> None:
+    expect(ErrorCode.INVALID_MODEL, lambda: do_import(b"GGUF" + bytes(60), "gguf", file_name="m.gguf"), "m.gguf")
 
 
 def test_bare_adapter_flag_mismatch(do_import: Importer) -> None:
