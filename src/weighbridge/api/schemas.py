@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 
 def iso_ms(moment: datetime | None) -> str | None:
@@ -22,23 +22,26 @@ class _Out(BaseModel):
 class StartSessionRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
+    # JSON numbers only: a size sent as a string is a client bug worth naming.
     fileContext: str = Field(max_length=64)
-    totalChunks: int
+    totalChunks: StrictInt
     fileExtension: str = Field(max_length=32)
     fileName: str = Field(max_length=1024)
-    fileSize: int
+    fileSize: StrictInt
     isAdapter: bool | None = None
     sha256: str | None = Field(default=None, max_length=128)
-    chunkSize: int | None = None
+    chunkSize: StrictInt | None = None
     baseModel: str | None = Field(default=None, max_length=512)
     name: str | None = Field(default=None, min_length=1, max_length=255)
 
-    @field_validator("totalChunks", "fileSize", "chunkSize", mode="before")
+    @field_validator("isAdapter", mode="before")
     @classmethod
-    def _no_bools(cls, v: Any) -> Any:
-        # pydantic would read true as 1; a boolean size is a client bug worth naming.
-        if isinstance(v, bool):
-            raise ValueError("must be an integer, not a boolean")
+    def _gale_bool(cls, v: Any) -> Any:
+        # GALE documents isAdapter as "True"/"False" strings; accept those and real booleans.
+        if isinstance(v, str) and v.strip().lower() in ("true", "false"):
+            return v.strip().lower() == "true"
+        if v is not None and not isinstance(v, bool):
+            raise ValueError('must be true or false (or the strings "True"/"False")')
         return v
 
     @field_validator("sha256")
