@@ -34,6 +34,7 @@ from tests.builders import (
     tiny_tensors,
     zip_bytes,
 )
+from tests.builders.gguf_files import tiny_gguf
 from tests.live_server import LiveServer
 
 
@@ -286,6 +287,16 @@ def test_corrupt_zip_is_corrupt(api: httpx.Client, server: LiveServer) -> None:
     failed(api, server, bytes(damaged), "zip", "CORRUPT_ARCHIVE")
 
 
+def test_broken_gguf_is_invalid_model_naming_the_file(api: httpx.Client,
+                                                     server: LiveServer) -> None:
+    err = failed(api, server, b"GGUF" + bytes(60), "gguf", "INVALID_MODEL",
+                 fileName="broken.gguf")
+    assert "broken.gguf" in err["msg"], err
+    cut = tiny_gguf()[:-100]
+    err = failed(api, server, tar_bytes(members({"cut.gguf": cut})), "tar", "INVALID_MODEL")
+    assert "cut.gguf" in err["msg"], err
+
+
 def test_archive_without_weights_is_invalid_model(api: httpx.Client, server: LiveServer) -> None:
     data = tar_bytes(members({"config.json": json_bytes(CONFIG), "README.md": b"hi"}))
     failed(api, server, data, "tar", "INVALID_MODEL")
@@ -307,6 +318,11 @@ def test_is_adapter_true_for_a_plain_model_is_adapter_mismatch(api: httpx.Client
                                                                flag: Any) -> None:
     data = tar_bytes(members(tiny_model(), top="tiny"))
     failed(api, server, data, "tar", "ADAPTER_MISMATCH", isAdapter=flag)
+
+
+def test_is_adapter_true_for_a_plain_gguf_is_adapter_mismatch(api: httpx.Client,
+                                                              server: LiveServer) -> None:
+    failed(api, server, tiny_gguf(), "gguf", "ADAPTER_MISMATCH", isAdapter=True)
 
 
 @pytest.mark.parametrize("flag", [False, "False", "false"])

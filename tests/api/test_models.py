@@ -24,6 +24,7 @@ from tests.builders import (
     tiny_model,
     zip_bytes,
 )
+from tests.builders.gguf_files import TINY_GGUF_DTYPES, tiny_gguf
 from tests.live_server import LiveServer
 
 RECORD_TYPES: dict[str, type | tuple[type, ...]] = {
@@ -80,6 +81,28 @@ def test_imported_tiny_model_record(api: httpx.Client, layout: str, ext: str) ->
     assert record["sha256"] == sha256(data)
     assert files_of(record) == expected_files(files)  # the top folder is stripped
     assert record["sizeBytes"] == sum(len(d) for d in files.values())
+
+
+@pytest.mark.parametrize("packing", ["bare", "tar"])
+def test_imported_gguf_record(api: httpx.Client, packing: str) -> None:
+    weights = tiny_gguf("qwen2")
+    if packing == "bare":
+        data, ext, file_name = weights, "gguf", "tiny-q4.gguf"
+    else:
+        data, ext, file_name = tar_bytes(members({"tiny-q4.gguf": weights}, top="q")), "tar", \
+            "tiny-q4.tar"
+    session, _, job = upload_session(api, data, ext, 3, fileName=file_name)
+    assert job["status"] == "SUCCESS", job
+    record = get_model(api, session["modelId"])
+    check_record_shape(record)
+    assert record["name"] == "tiny-q4"
+    assert record["format"] == "gguf"
+    assert record["architecture"] == "qwen2"
+    assert record["isAdapter"] is False
+    assert record["dtypes"] == TINY_GGUF_DTYPES
+    assert record["parameterCount"] == sum(TINY_GGUF_DTYPES.values())
+    assert record["sha256"] == sha256(data)
+    assert files_of(record) == expected_files({"tiny-q4.gguf": weights})
 
 
 def test_name_given_at_start_wins_over_the_file_name(api: httpx.Client, tiny_tar: bytes) -> None:
