@@ -297,3 +297,16 @@ def test_chunk_after_complete_is_409(api: httpx.Client, tiny_tar: bytes, form: s
 def test_chunk_for_an_unknown_session_is_404(api: httpx.Client, sid: str) -> None:
     error(send_raw(api, sid, 0, b"x"), 404, "NOT_FOUND")
     error(complete(api, sid), 404, "NOT_FOUND")
+
+
+def test_same_chunk_sent_in_parallel_keeps_exactly_one_copy(api: httpx.Client) -> None:
+    data = b"x" * 4000
+    sid = start(api, data, "tar", 2)["sessionId"]
+    variants = [bytes([65 + i]) * 2000 for i in range(8)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(lambda v: send_raw(api, sid, 0, v), variants))
+    assert [r.status_code for r in answers] == [200] * 8, [r.text for r in answers]
+    state = session_state(api, sid)
+    assert [c["chunkNumber"] for c in state["receivedChunks"]] == [0]
+    assert state["receivedChunks"][0]["sha256"] in {sha256(v) for v in variants}
+    assert state["receivedBytes"] == 2000

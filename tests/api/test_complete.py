@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -15,6 +16,7 @@ from tests.api.gale import (
     send_all,
     send_raw,
     session_state,
+    sha256,
     split,
     start,
     wait_job,
@@ -124,3 +126,37 @@ def test_complete_with_an_empty_json_object_is_accepted(api: httpx.Client,
     send_all(api, sid, [tiny_tar])
     r = api.post(complete_url(sid), json={})
     assert r.status_code == 200, r.text
+
+
+def test_parallel_completes_answer_one_job(api: httpx.Client, tiny_tar: bytes) -> None:
+    sid = start(api, tiny_tar, "tar", 2)["sessionId"]
+    send_all(api, sid, split(tiny_tar, 2))
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(lambda _: complete(api, sid), range(8)))
+    assert [r.status_code for r in answers] == [200] * 8, [r.text for r in answers]
+    ids = {r.json()["dockStatusId"] for r in answers}
+    assert len(ids) == 1, ids
+    assert wait_job(api, ids.pop())["status"] == "SUCCESS"
+
+
+@pytest.mark.parametrize("attempt", range(5))
+def test_last_chunk_racing_complete_is_all_or_nothing(api: httpx.Client, tiny_tar: bytes,
+                                                      attempt: int) -> None:
+    pieces = split(tiny_tar, 3)
+    sid = start(api, tiny_tar, "tar", 3)["sessionId"]
+    send_all(api, sid, pieces[:2])
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        chunk = pool.submit(send_raw, api, sid, 2, pieces[2])
+        done = pool.submit(complete, api, sid)
+        chunk_r, done_r = chunk.result(), done.result()
+    if done_r.status_code == 200:
+        # complete saw the chunk, so the chunk was recorded before it; the job has it all.
+        assert chunk_r.status_code == 200, chunk_r.text
+        job = wait_job(api, done_r.json()["dockStatusId"])
+    else:
+        assert error(done_r, 409, "UPLOAD_INCOMPLETE")["missingChunks"] == [2]
+        if chunk_r.status_code != 200:  # refused because complete won: impossible here
+            raise AssertionError(f"both refused: {chunk_r.text} / {done_r.text}")
+        job = wait_job(api, complete_ok(api, sid)["dockStatusId"])
+    assert job["status"] == "SUCCESS", job
+    assert job["response"]["sha256"] == sha256(tiny_tar)
