@@ -119,3 +119,17 @@ def file_pieces(path: Path, size: int = PIECE_BYTES) -> Iterator[bytes]:
     with path.open("rb") as handle:
         while piece := handle.read(size):
             yield piece
+
+
+def tar_with_pax_header(items: Iterable[Member], pax_value_bytes: int) -> bytes:
+    """A tar whose last member carries a pax header of about `pax_value_bytes` bytes."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        for item in items:
+            info = tarfile.TarInfo(item.name)
+            info.size = len(item.data)
+            archive.addfile(info, io.BytesIO(item.data))
+        info = tarfile.TarInfo("annotated.txt")
+        info.pax_headers = {"comment": "x" * pax_value_bytes}
+        archive.addfile(info, io.BytesIO(b""))
+    return buffer.getvalue()

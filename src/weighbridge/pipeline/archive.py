@@ -1,6 +1,7 @@
-"""Safe unpacking of tar (plain, gzip, bzip2, xz) streams and spooled zip files.
+"""Safe unpacking of tar streams (plain, gzip, bzip2, xz) and the rules every archive shares.
 
-Owns the decision of which archive members become files, and the limits. Invariants:
+Owns the decision of which archive members become files, and the limits (zip's
+specifics live in `zip_archive`). Invariants:
 - only regular files and folders are accepted; symbolic and hard links, devices, fifos,
   sparse and unknown member types are refused (UNSAFE_ARCHIVE) naming the member, before
   any of its bytes are written;
@@ -8,10 +9,13 @@ Owns the decision of which archive members become files, and the limits. Invaria
   `ModelTree`, in pieces of at most `COPY_PIECE_BYTES`, never with `extractall`;
 - member count, total unpacked bytes and the unpacked/compressed ratio are checked
   before and while writing (declared sizes are not trusted), so a bomb stops within one
-  piece of crossing a limit (LIMIT_EXCEEDED);
+  piece of crossing a limit (LIMIT_EXCEEDED); tar's own metadata records (pax headers,
+  GNU long names), which tarfile reads whole into memory, are capped too;
 - a truncated, garbled or trailing-garbage archive is CORRUPT_ARCHIVE, never a silently
   shorter model: tarfile treats a bad header after the first member as a normal end, so
-  the way the archive ended is recorded and checked here.
+  the way the archive ended is recorded and checked here;
+- macOS metadata (`__MACOSX/`, `._*`, `.DS_Store`) is checked like any member but not
+  kept, so a Finder-made archive still has a single top-level folder.
 """
 
 from __future__ import annotations
@@ -24,7 +28,8 @@ import tarfile
 import zipfile
 import zlib
 from collections.abc import Callable
-from pathlib import Path
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
 from typing import IO, Protocol, cast
 
 from weighbridge.errors import ErrorCode, PipelineError
@@ -39,10 +44,16 @@ TAR_STREAM_BUFFER_BYTES = 128 * 1024
 # Below this much compressed input the ratio is not judged: tar headers and small JSON
 # files compress far better than 200:1 and are harmless.
 RATIO_GRACE_BYTES = 1024 * 1024
+# tarfile reads a pax header or GNU long name whole into memory; real ones are tiny.
+MAX_TAR_METADATA_BYTES = 1024 * 1024
+_TAR_METADATA_TYPES = (
+    tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE,
+    tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK,
+)
 
 _EOF_HEADER_ERROR: type[Exception] = getattr(tarfile, "EOFHeaderError")
 # Errors that mean "these bytes are not a valid archive", as opposed to disk errors.
-_CORRUPT_ERRORS: tuple[type[BaseException], ...] = (
+CORRUPT_ERRORS: tuple[type[BaseException], ...] = (
     tarfile.TarError,
     zipfile.BadZipFile,
     zlib.error,
@@ -53,12 +64,30 @@ _CORRUPT_ERRORS: tuple[type[BaseException], ...] = (
 
 # Disk and source errors arrive as PipelineError (translated where they enter), so an
 # OSError while reading comes from a decompressor: bz2 and gzip use it for bad data.
-_TAR_READ_ERRORS: tuple[type[BaseException], ...] = (*_CORRUPT_ERRORS, OSError)
-# zipfile also raises ValueError/RuntimeError for malformed entries.
-_ZIP_READ_ERRORS: tuple[type[BaseException], ...] = (*_CORRUPT_ERRORS, OSError, ValueError, RuntimeError)
+_TAR_READ_ERRORS: tuple[type[BaseException], ...] = (*CORRUPT_ERRORS, OSError)
 
 
-def _corrupt(file_name: str, problem: str) -> PipelineError:
+@dataclass
+class UnpackReport:
+    """What unpacking noticed besides the files themselves."""
+
+    skipped: list[str] = field(default_factory=list)  # platform metadata, not kept
+
+    def warnings(self) -> list[str]:
+        if not self.skipped:
+            return []
+        return [
+            f"Skipped {len(self.skipped)} macOS metadata entries (e.g. {self.skipped[0]!r}); "
+            "they are not part of the model."
+        ]
+
+
+def is_platform_metadata(rel: PurePosixPath) -> bool:
+    """macOS archive litter: resource forks and Finder files, never model content."""
+    return rel.parts[0] == "__MACOSX" or rel.name.startswith("._") or rel.name == ".DS_Store"
+
+
+def corrupt(file_name: str, problem: str) -> PipelineError:
     return PipelineError(
         ErrorCode.CORRUPT_ARCHIVE,
         f"{file_name}: {problem}; the archive is truncated or damaged — re-create it and "
@@ -105,7 +134,7 @@ class UnpackBudget:
             )
 
 
-def _refuse_type(member: str, kind: str) -> PipelineError:
+def refuse_type(member: str, kind: str) -> PipelineError:
     return PipelineError(
         ErrorCode.UNSAFE_ARCHIVE,
         f"Archive member {member!r} is a {kind}; only regular files and folders are "
@@ -147,21 +176,42 @@ def _decompressed(reader: HashingReader, file_name: str) -> IO[bytes]:
     return raw
 
 
-def unpack_tar(reader: HashingReader, tree: ModelTree, limits: UnpackLimits, file_name: str) -> None:
+def unpack_tar(
+    reader: HashingReader, tree: ModelTree, limits: UnpackLimits, file_name: str
+) -> UnpackReport:
     """Stream a tar from `reader` into `tree`, refusing anything unsafe."""
     budget = UnpackBudget(limits, file_name, lambda: reader.bytes_read)
+    report = UnpackReport()
     ending: list[BaseException] = []
 
     class RecordingTarInfo(tarfile.TarInfo):
-        # tarfile swallows a bad header after the first member and just stops; remember
-        # why it stopped so a garbled or truncated archive is not mistaken for a short one.
+        # This is TarInfo.fromtarfile (three lines) with two additions: tarfile swallows
+        # a bad header after the first member and just stops, so remember why it stopped
+        # (a garbled or truncated archive must not pass as a short one); and refuse a
+        # huge pax/long-name record before tarfile reads it whole into memory.
         @classmethod
         def fromtarfile(cls, archive: tarfile.TarFile) -> RecordingTarInfo:
+            stream = cast(IO[bytes], archive.fileobj)
             try:
-                return super().fromtarfile(archive)
+                obj = cls.frombuf(
+                    stream.read(tarfile.BLOCKSIZE), archive.encoding or "utf-8", archive.errors
+                )
             except tarfile.HeaderError as exc:
                 ending.append(exc)
                 raise
+            if obj.type in _TAR_METADATA_TYPES and obj.size > MAX_TAR_METADATA_BYTES:
+                raise PipelineError(
+                    ErrorCode.UNSAFE_ARCHIVE,
+                    f"{file_name}: a tar metadata record (pax header or long name) of "
+                    f"{obj.size} bytes follows {last!r}; more than "
+                    f"{MAX_TAR_METADATA_BYTES} bytes is not a real archive — re-create it "
+                    "with a standard tar tool.",
+                )
+            obj.offset = stream.tell() - tarfile.BLOCKSIZE
+            process = cast(
+                Callable[[tarfile.TarFile], RecordingTarInfo], getattr(obj, "_proc_member")
+            )
+            return process(archive)
 
     stream = _decompressed(reader, file_name)
     last = "the start of the archive"
@@ -171,26 +221,35 @@ def unpack_tar(reader: HashingReader, tree: ModelTree, limits: UnpackLimits, fil
         ) as archive:
             for info in archive:
                 last = info.name
-                _unpack_tar_member(archive, info, tree, budget)
+                _unpack_tar_member(archive, info, tree, budget, report)
             if not ending or not isinstance(ending[-1], _EOF_HEADER_ERROR):
                 why = str(ending[-1]) if ending else "no end-of-archive marker"
-                raise _corrupt(file_name, f"the tar stream breaks off after {last!r} ({why})")
+                raise corrupt(file_name, f"the tar stream breaks off after {last!r} ({why})")
             # Read on through tarfile's own stream: it has already buffered what follows.
             assert archive.fileobj is not None
             _expect_only_zeros(archive.fileobj, file_name)
     except _TAR_READ_ERRORS as exc:
-        raise _corrupt(file_name, f"cannot be read after {last!r} ({exc})") from exc
+        raise corrupt(file_name, f"cannot be read after {last!r} ({exc})") from exc
+    return report
 
 
 def _unpack_tar_member(
-    archive: tarfile.TarFile, info: tarfile.TarInfo, tree: ModelTree, budget: UnpackBudget
+    archive: tarfile.TarFile,
+    info: tarfile.TarInfo,
+    tree: ModelTree,
+    budget: UnpackBudget,
+    report: UnpackReport,
 ) -> None:
     budget.count_member(info.name)
     kind = _tar_kind(info)
     if kind is not None:
-        raise _refuse_type(info.name, kind)
+        raise refuse_type(info.name, kind)
     rel = safe_relative_path(info.name)
     if rel is None:
+        return
+    if is_platform_metadata(rel):
+        if not info.isdir():
+            report.skipped.append(info.name)
         return
     if info.isdir():
         tree.add_dir(rel, info.name)
@@ -199,7 +258,7 @@ def _unpack_tar_member(
         budget.add_bytes(info.size, info.name)  # raises with the standard message
     source = archive.extractfile(info)
     if source is None:  # only for non-regular members, which were refused above
-        raise _refuse_type(info.name, "member without data")
+        raise refuse_type(info.name, "member without data")
     with source, tree.open_file(rel, info.name) as out:
         while piece := source.read(COPY_PIECE_BYTES):
             budget.add_bytes(len(piece), info.name)
@@ -217,124 +276,8 @@ def _expect_only_zeros(stream: _Reads, file_name: str) -> None:
     """Read to the end of the (decompressed) stream; only zero padding may follow."""
     while piece := stream.read(COPY_PIECE_BYTES):
         if piece.count(0) != len(piece):
-            raise _corrupt(
+            raise corrupt(
                 file_name,
                 "has data after the end-of-archive marker (two archives joined?)",
             )
 
-
-def _zip_kind(info: zipfile.ZipInfo) -> str | None:
-    """What is wrong with a zip member's type (from its Unix mode bits), or None."""
-    mode = info.external_attr >> 16
-    if info.create_system != 3 or mode == 0:  # not made on Unix: no file types recorded
-        return None
-    if stat.S_ISLNK(mode):
-        return "symbolic link"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "device file"
-    if stat.S_ISFIFO(mode):
-        return "fifo"
-    if stat.S_ISSOCK(mode):
-        return "socket"
-    return None
-
-
-def _check_zip_directory(
-    infos: list[zipfile.ZipInfo], budget: UnpackBudget, archive_bytes: int
-) -> None:
-    """Refuse what the central directory already shows, before writing anything."""
-    limits, file_name = budget.limits, budget.file_name
-    if len(infos) > limits.max_members:
-        raise PipelineError(
-            ErrorCode.LIMIT_EXCEEDED,
-            f"{file_name}: has {len(infos)} members, more than the limit of "
-            f"{limits.max_members} members; pack fewer files or ask the operator to raise the limit.",
-        )
-    declared = 0
-    for info in infos:
-        kind = _zip_kind(info)
-        if kind is not None:
-            raise _refuse_type(info.filename, kind)
-        safe_relative_path(info.filename)
-        if info.flag_bits & 0x1:
-            raise PipelineError(
-                ErrorCode.UNSUPPORTED_FORMAT,
-                f"{file_name}: member {info.filename!r} is encrypted; upload an "
-                "unencrypted archive.",
-            )
-        declared += info.file_size
-        if info.file_size > limits.max_compression_ratio * max(info.compress_size, RATIO_GRACE_BYTES):
-            raise PipelineError(
-                ErrorCode.LIMIT_EXCEEDED,
-                f"{file_name}: member {info.filename!r} claims {info.file_size} bytes from "
-                f"{info.compress_size} compressed, more than {limits.max_compression_ratio:g} "
-                "times; this looks like a decompression bomb.",
-            )
-    if declared > limits.max_unpacked_bytes:
-        raise PipelineError(
-            ErrorCode.LIMIT_EXCEEDED,
-            f"{file_name}: unpacks to {declared} bytes, more than the limit of "
-            f"{limits.max_unpacked_bytes} bytes; ask the operator to raise the limit or split the model.",
-        )
-    if declared > limits.max_compression_ratio * max(archive_bytes, RATIO_GRACE_BYTES):
-        raise PipelineError(
-            ErrorCode.LIMIT_EXCEEDED,
-            f"{file_name}: unpacks to {declared} bytes from {archive_bytes}, more than "
-            f"{limits.max_compression_ratio:g} times; this looks like a decompression bomb.",
-        )
-    # Overlapping members (several names sharing one compressed stream) are the trick
-    # behind non-recursive zip bombs; a real archive stores each member once.
-    ordered = sorted(infos, key=lambda item: item.header_offset)
-    for before, after in zip(ordered, ordered[1:]):
-        if before.header_offset + before.compress_size > after.header_offset:
-            raise PipelineError(
-                ErrorCode.UNSAFE_ARCHIVE,
-                f"Archive member {after.filename!r} overlaps {before.filename!r} in "
-                f"{file_name}; overlapping members are a zip-bomb technique — re-create the "
-                "archive with a standard tool.",
-            )
-
-
-def unpack_zip(
-    zip_path: Path,
-    tree: ModelTree,
-    limits: UnpackLimits,
-    file_name: str,
-    on_bytes: Callable[[int], None],
-) -> None:
-    """Extract a spooled zip member by member into `tree`, refusing anything unsafe.
-
-    `on_bytes` is told of unpacked bytes as they are written (for progress).
-    """
-    archive_bytes = zip_path.stat().st_size
-    budget = UnpackBudget(limits, file_name, lambda: archive_bytes)
-    member = "the central directory"
-    try:
-        with zipfile.ZipFile(zip_path) as archive:
-            infos = archive.infolist()
-            _check_zip_directory(infos, budget, archive_bytes)
-            for info in infos:
-                member = info.filename
-                budget.count_member(member)
-                rel = safe_relative_path(member)
-                if rel is None:
-                    continue
-                if info.is_dir():
-                    tree.add_dir(rel, member)
-                    continue
-                with archive.open(info) as source, tree.open_file(rel, member) as out:
-                    while piece := source.read(COPY_PIECE_BYTES):
-                        budget.add_bytes(len(piece), member)
-                        out.write(piece)
-                        on_bytes(len(piece))
-                    sha = out.commit()
-                assert sha is not None
-                tree.record(rel, out.size, sha)
-    except NotImplementedError as exc:
-        raise PipelineError(
-            ErrorCode.UNSUPPORTED_FORMAT,
-            f"{file_name}: member {member!r} uses a compression method this server cannot "
-            f"read ({exc}); re-create the zip with deflate or no compression.",
-        ) from exc
-    except _ZIP_READ_ERRORS as exc:
-        raise _corrupt(file_name, f"cannot be read at {member!r} ({exc})") from exc

@@ -21,12 +21,13 @@ from collections.abc import Callable, Iterable
 from pathlib import Path, PurePosixPath
 
 from weighbridge.errors import ErrorCode, PipelineError
-from weighbridge.pipeline.archive import unpack_tar, unpack_zip
+from weighbridge.pipeline.archive import UnpackReport, unpack_tar
 from weighbridge.pipeline.detect import DetectedModel, detect_model
 from weighbridge.pipeline.hashing import HashingReader, verify_upload
 from weighbridge.pipeline.progress import ProgressMeter
 from weighbridge.pipeline.result import ImportRequest, ImportResult
 from weighbridge.pipeline.staging import ModelTree, safe_relative_path
+from weighbridge.pipeline.zip_archive import unpack_zip
 
 ARCHIVE_EXTENSIONS = {"tar": "tar", "tar.gz": "tar.gz", "tgz": "tar.gz", "zip": "zip"}
 BARE_EXTENSIONS = {"safetensors", "gguf"}
@@ -56,9 +57,10 @@ def run_import(
     meter = ProgressMeter(progress)
     reader = HashingReader(source, request.total_bytes, on_read=meter.advance)
     tree = ModelTree(staging_dir)
+    report = UnpackReport()
     try:
         if ext == "zip":
-            _import_zip(reader, request, tree, meter)
+            report = _import_zip(reader, request, tree, meter)
         else:
             phase = "VERIFYING" if ext in BARE_EXTENSIONS else "UNPACKING"
             meter.phase(phase, 0.0, STREAM_SHARE, request.total_bytes)
@@ -66,7 +68,7 @@ def run_import(
                 if ext in BARE_EXTENSIONS:
                     _write_bare(reader, request, tree, ext)
                 else:
-                    unpack_tar(reader, tree, request.limits, request.file_name)
+                    report = unpack_tar(reader, tree, request.limits, request.file_name)
                     reader.drain()
             except PipelineError as failure:
                 _prefer_transfer_error(reader, request, failure)
@@ -91,7 +93,7 @@ def run_import(
         dtypes=detected.dtypes,
         size_bytes=sum(entry.size for entry in files),
         files=files,
-        warnings=detected.warnings,
+        warnings=report.warnings() + detected.warnings,
         adapter=detected.adapter,
     )
 
@@ -112,7 +114,9 @@ def _prefer_transfer_error(reader: HashingReader, request: ImportRequest, failur
         raise transfer_error from failure
 
 
-def _import_zip(reader: HashingReader, request: ImportRequest, tree: ModelTree, meter: ProgressMeter) -> None:
+def _import_zip(
+    reader: HashingReader, request: ImportRequest, tree: ModelTree, meter: ProgressMeter
+) -> UnpackReport:
     """Spool the zip (it needs random access), verify it, then extract it."""
     meter.phase("VERIFYING", 0.0, STREAM_SHARE / 2, request.total_bytes)
     spool = tree.scratch_path("zip")
@@ -121,9 +125,12 @@ def _import_zip(reader: HashingReader, request: ImportRequest, tree: ModelTree, 
             out.write(piece)
         out.commit()
     verify_upload(reader, request.total_bytes, request.expected_sha256)
-    meter.phase("UNPACKING", STREAM_SHARE / 2, STREAM_SHARE, request.total_bytes)
+
+    def unpacking(total_bytes: int) -> None:
+        meter.phase("UNPACKING", STREAM_SHARE / 2, STREAM_SHARE, total_bytes)
+
     try:
-        unpack_zip(spool, tree, request.limits, request.file_name, meter.advance)
+        return unpack_zip(spool, tree, request.limits, request.file_name, unpacking, meter.advance)
     finally:
         spool.unlink(missing_ok=True)
 

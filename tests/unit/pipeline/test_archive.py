@@ -5,16 +5,26 @@ from __future__ import annotations
 
 import gzip
 import io
+import struct
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.builders import Member, gzip_bomb_tar, members, tar_bytes, tiny_model, zip_bytes
+from tests.builders import (
+    Member,
+    gzip_bomb_tar,
+    members,
+    tar_bytes,
+    tar_with_pax_header,
+    tiny_model,
+    zip_bytes,
+)
 from tests.unit.pipeline.conftest import Importer, tree
 from weighbridge.errors import ErrorCode, PipelineError
 from weighbridge.pipeline.result import UnpackLimits
+from weighbridge.pipeline.zip_archive import declared_entries
 
 MODEL = tiny_model()
 OK = members(MODEL)
@@ -209,3 +219,48 @@ def test_overlapping_zip_members_are_refused(do_import: Importer) -> None:
     # Point the second member's local header offset (at +42) into the first member.
     data[second + 42 : second + 46] = (40).to_bytes(4, "little")
     expect(ErrorCode.UNSAFE_ARCHIVE, lambda: do_import(bytes(data), "zip"), "overlaps")
+
+
+def test_huge_pax_header_is_refused_before_it_is_read(do_import: Importer) -> None:
+    data = tar_with_pax_header(OK, 2 * 1024 * 1024)
+    expect(ErrorCode.UNSAFE_ARCHIVE, lambda: do_import(data, "tar"), "pax header", "tokenizer.json")
+    assert do_import(tar_with_pax_header(OK, 1000), "tar").parameter_count == 34
+
+
+def test_zip_entry_count_is_read_before_the_directory(do_import: Importer) -> None:
+    data = bytearray(zip_bytes(OK))
+    end = data.rindex(b"PK\x05\x06")
+    data[end + 8 : end + 12] = struct.pack("<HH", 60_000, 60_000)  # entries: this disk, total
+    limits = UnpackLimits(max_unpacked_bytes=1 << 30, max_members=1000, max_compression_ratio=200)
+    expect(ErrorCode.LIMIT_EXCEEDED, lambda: do_import(bytes(data), "zip", limits=limits), "60000 members")
+
+
+def test_zip64_entry_count(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(zipfile, "ZIP_FILECOUNT_LIMIT", 2)  # force zip64 end records
+    path = tmp_path / "z.zip"
+    path.write_bytes(zip_bytes(OK))
+    assert declared_entries(path) == len(OK)
+    assert bytes(path.read_bytes()).find(b"PK\x06\x06") > 0
+    path.write_bytes(b"not a zip at all")
+    assert declared_entries(path) is None
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_macos_metadata_is_skipped_with_a_warning(do_import: Importer, fmt: str) -> None:
+    ext, build = FORMATS[fmt]
+    items = [
+        *members(MODEL, top="mymodel"),
+        Member("mymodel/.DS_Store", b"\0\0\0\1Bud1"),
+        Member("__MACOSX/", kind="dir"),
+        Member("__MACOSX/mymodel/._config.json", b"\0\5\26\7"),
+    ]
+    result = do_import(build(items), ext)
+    assert sorted(f.path for f in result.files) == sorted(MODEL)
+    assert any(w.startswith("Skipped 2 macOS metadata entries") for w in result.warnings)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_macos_named_links_are_still_refused(do_import: Importer, fmt: str) -> None:
+    ext, build = FORMATS[fmt]
+    data = build([*OK, Member("._evil", kind="symlink", target="/etc/passwd")])
+    expect(ErrorCode.UNSAFE_ARCHIVE, lambda: do_import(data, ext), "'._evil'", "symbolic link")
