@@ -16,8 +16,8 @@ import typer
 
 from weighbridge.cli import render
 from weighbridge.cli.exit_codes import exit_code_for
-from weighbridge.cli.import_progress import ImportProgress
 from weighbridge.cli.sizes import parse_size
+from weighbridge.cli.transfer_progress import TransferProgress
 from weighbridge.client import Client, WeighbridgeClientError
 
 DEFAULT_HOST = "http://127.0.0.1:8080"
@@ -108,13 +108,20 @@ def import_command(
         bool,
         typer.Option("--no-wait", help="Return once uploaded; do not wait for the import job."),
     ] = False,
+    no_resume: Annotated[
+        bool,
+        typer.Option(
+            "--no-resume",
+            help="Start a new upload, dropping an interrupted one of the same input.",
+        ),
+    ] = False,
     host: HostOption = DEFAULT_HOST,
     api_key: KeyOption = None,
 ) -> None:
     """Upload a model and wait until the server has imported it."""
     size: Any = chunk_size  # already bytes: the callback converted it
     err = render.stderr_console()
-    display = ImportProgress(err)
+    display = TransferProgress(err)
     with _client(host, api_key, json_output) as client:
         try:
             with display:
@@ -129,6 +136,7 @@ def import_command(
                     progress=display.uploading,
                     hash_progress=display.hashing,
                     on_status=display.job,
+                    resume=not no_resume,
                 )
         except KeyboardInterrupt as exc:
             hint = "Run the same command again to resume the upload."

@@ -1,8 +1,12 @@
-"""The live display of `weighbridge import` on stderr: checksum, upload, then the job.
+"""The live display of `weighbridge import` and `models export` on stderr.
 
-One rich `Progress` with three tasks, fed by the SDK's callbacks (which arrive from the
-upload threads; rich's task updates take a lock). Byte tasks show size, rate and ETA;
-the job task shows the server's phase and percentage.
+One rich `Progress` whose tasks are fed by the SDK's callbacks (which arrive from the
+upload threads; rich's task updates take a lock): an import shows checksum, upload, then
+the import job; an export shows the export job, then the download. Byte tasks show size,
+rate and ETA; a job task shows the server's phase and percentage.
+
+A byte task is created at the count of its first report, so a resumed transfer starts
+its bar at the bytes already moved (the SDK reports those first).
 """
 
 from __future__ import annotations
@@ -46,10 +50,13 @@ class _Rate(ProgressColumn):
         return Text("?" if speed is None else f"{format_size(int(speed))}/s")
 
 
-class ImportProgress:
-    """Context manager; pass its methods as the SDK's progress callbacks."""
+class TransferProgress:
+    """Context manager; pass its methods as the SDK's progress callbacks.
 
-    def __init__(self, console: Console) -> None:
+    `job_label` names the server job the display follows ("import" or "export").
+    """
+
+    def __init__(self, console: Console, job_label: str = "import") -> None:
         self._progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -59,8 +66,8 @@ class ImportProgress:
             _BytesOnly(TimeRemainingColumn()),
             console=console,
         )
-        self._hash: TaskID | None = None
-        self._upload: TaskID | None = None
+        self._job_label = f"{job_label:<8}"
+        self._bytes: dict[str, TaskID] = {}
         self._job: TaskID | None = None
         self.dock_status_id: str | None = None
 
@@ -76,22 +83,39 @@ class ImportProgress:
     ) -> None:
         self._progress.stop()
 
+    @property
+    def tasks(self) -> list[Task]:
+        return self._progress.tasks
+
+    def _bytes_task(self, label: str, done: int, total: int) -> None:
+        task = self._bytes.get(label)
+        if task is None:
+            self._bytes[label] = self._progress.add_task(
+                f"{label:<8}", total=total, completed=done, bytes=True
+            )
+        else:
+            self._progress.update(task, completed=done, total=total)
+
     def hashing(self, done: int, total: int) -> None:
-        if self._hash is None:
-            self._hash = self._progress.add_task("checksum", total=total, bytes=True)
-        self._progress.update(self._hash, completed=done)
+        self._bytes_task("checksum", done, total)
 
     def uploading(self, done: int, total: int) -> None:
-        if self._upload is None:
-            self._upload = self._progress.add_task("upload  ", total=total, bytes=True)
-        self._progress.update(self._upload, completed=done)
+        self._bytes_task("upload", done, total)
+
+    def downloading(self, done: int, total: int) -> None:
+        self._bytes_task("download", done, total)
+
+    def verifying(self, done: int, total: int) -> None:
+        self._bytes_task("verify", done, total)
 
     def job(self, status: dict[str, Any]) -> None:
         self.dock_status_id = str(status.get("_id") or status.get("dockStatusId") or "") or None
         percent = status.get("percentageComplete")
         phase = str(status.get("phase") or status.get("status") or "").lower()
         if self._job is None:
-            self._job = self._progress.add_task("import  ", total=100)
+            self._job = self._progress.add_task(self._job_label, total=100)
         state = str(status.get("status", ""))
         completed = 100 if state == "SUCCESS" else percent if isinstance(percent, int) else 0
-        self._progress.update(self._job, completed=completed, description=f"import   {phase}")
+        self._progress.update(
+            self._job, completed=completed, description=f"{self._job_label} {phase}"
+        )

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from weighbridge.client.errors import ApiError
+from weighbridge.client.errors import ApiError, WeighbridgeClientError
 from weighbridge.client.hashing import source_sha256
 from weighbridge.client.packing import ByteSource
 from weighbridge.client.resume import ResumeStore, UploadState, upload_key
@@ -87,8 +87,9 @@ def upload_model(
     # Only one process at a time may continue (and save) an upload's session; a second,
     # concurrent import of the same input gets a session of its own.
     with store.claim(key) as owned:
-        resume = request.resume and owned
-        session_id, held = _open_session(transport, store, key, start_body, plan, resume)
+        session_id, held = _open_session(
+            transport, store, key, start_body, plan, owned=owned, resume=request.resume
+        )
         missing = [n for n in range(plan.total_chunks) if n not in held]
         done = sum(plan.chunk_range(n)[1] for n in held)
         tracker = ProgressTracker(source.size, progress, done)
@@ -96,7 +97,7 @@ def upload_model(
             progress(done, source.size)
         upload_chunks(transport, session_id, source, plan, missing, tracker, request.parallel)
         completed = _complete(transport, session_id, source, plan, tracker, request.parallel)
-        if resume:
+        if owned:
             store.delete(key)
     model_id = completed.get("modelId")
     return ImportOutcome(
@@ -116,18 +117,30 @@ def _open_session(
     key: str,
     start_body: dict[str, Any],
     plan: ChunkPlan,
+    *,
+    owned: bool,
     resume: bool,
 ) -> tuple[str, set[int]]:
-    """A session for this upload and the chunks it already holds (resumed or new)."""
-    state = store.load(key) if resume else None
+    """A session for this upload and the chunks it already holds (resumed or new).
+
+    Only the owner of the upload's lock (`owned`) reads or writes its saved state. Without
+    `resume` the saved session is aborted and its state replaced by the new session's: an
+    open session holds server storage and counts against the account's open sessions.
+    """
+    state = store.load(key) if owned else None
     if state is not None and state.session_id:
-        held = _held_chunks(transport, state.session_id, plan)
-        if held is not None:
-            return state.session_id, held
-        state = None
-    if state is None:
-        state = UploadState(idempotency_key=str(uuid.uuid4()))
         if resume:
+            held = _held_chunks(transport, state.session_id, plan)
+            if held is not None:
+                return state.session_id, held
+        else:
+            _abort_quietly(transport, state.session_id)
+        state = None
+    if state is None or not resume:
+        # (A saved state without a session id is a start whose answer was lost; resuming
+        # reuses its Idempotency-Key, so the server answers with that same session.)
+        state = UploadState(idempotency_key=str(uuid.uuid4()))
+        if owned:
             store.save(key, state)  # before start, so a lost answer is retried with this key
     response = transport.request(
         "POST",
@@ -141,10 +154,18 @@ def _open_session(
             response.status_code, "BAD_RESPONSE", "Start answered no sessionId.", started
         )
     session_id = str(started["sessionId"])
-    if resume:
+    if owned:
         state.session_id = session_id
         store.save(key, state)
     return session_id, set()
+
+
+def _abort_quietly(transport: Transport, session_id: str) -> None:
+    """Abort a replaced session; if that fails it expires on its own, so go on anyway."""
+    try:
+        transport.request("DELETE", f"{SESSION}/{session_id}")
+    except WeighbridgeClientError:
+        pass
 
 
 def _held_chunks(transport: Transport, session_id: str, plan: ChunkPlan) -> set[int] | None:

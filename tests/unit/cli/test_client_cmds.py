@@ -110,6 +110,7 @@ def test_import_prints_the_model_on_stdout(run: Any, tmp_path: Path) -> None:
     assert path == tmp_path
     assert kwargs["name"] == "mini" and kwargs["chunk_size"] == 8 * 1024 * 1024
     assert kwargs["parallel"] == 2 and kwargs["wait"] is True and kwargs["is_adapter"] is None
+    assert kwargs["resume"] is True
     assert StubClient.calls[0] == ("init", ("http://127.0.0.1:8080", "k"))
 
 
@@ -119,6 +120,12 @@ def test_import_json_prints_only_the_model(run: Any, tmp_path: Path) -> None:
     assert json.loads(result.stdout) == MODEL
     kwargs = StubClient.calls[1][1][1]
     assert kwargs["is_adapter"] is True and kwargs["base_model"] == "b"
+
+
+def test_import_no_resume_asks_for_a_fresh_upload(run: Any, tmp_path: Path) -> None:
+    result = run("import", str(tmp_path), "--no-resume")
+    assert result.exit_code == 0, result.output
+    assert StubClient.calls[1][1][1]["resume"] is False
 
 
 def test_import_no_wait_prints_the_ids(run: Any, tmp_path: Path) -> None:

@@ -282,3 +282,75 @@ def test_concurrent_imports_of_the_same_file_use_separate_sessions(tmp_path: Pat
         t.join()
     assert len(outcomes) == 2 and len(server.sessions) == 2
     assert all(server.uploaded(o.session_id) == data for o in outcomes)
+
+
+def _interrupt_after_two_chunks(server: FakeServer, tmp_path: Path, path: Path) -> None:
+    def down_after_two(request: httpx.Request) -> httpx.Response | None:
+        number = request.url.params.get("chunkNumber")
+        if number is not None and int(number) >= 2:
+            return error(503, "INTERNAL", "down")
+        return None
+
+    server.fail = down_after_two
+    with _client(server, tmp_path, attempts=1) as client, pytest.raises(ApiError):
+        client.import_model(path, chunk_size=MiB, parallel=1)
+    server.fail = None
+
+
+def test_a_resumed_upload_reports_the_held_bytes_first(tmp_path: Path) -> None:
+    server = FakeServer()
+    path, data = _weights(tmp_path, 4 * MiB)
+    _interrupt_after_two_chunks(server, tmp_path, path)
+    progress: list[tuple[int, int]] = []
+    with _client(server, tmp_path) as client:
+        client.import_model(
+            path, chunk_size=MiB, parallel=1, progress=lambda d, t: progress.append((d, t))
+        )
+    assert progress[0] == (2 * MiB, len(data))  # the bar starts at what the server holds
+    assert min(d for d, _ in progress) == 2 * MiB
+    assert progress[-1] == (len(data), len(data))
+
+
+def test_no_resume_starts_afresh_and_aborts_the_old_session(tmp_path: Path) -> None:
+    server = FakeServer()
+    path, data = _weights(tmp_path, 4 * MiB)
+    _interrupt_after_two_chunks(server, tmp_path, path)
+    (old_session,) = server.sessions
+    aborted: list[str] = []
+
+    def record_abort(request: httpx.Request) -> httpx.Response | None:
+        if request.method == "DELETE":
+            aborted.append(request.url.path.rsplit("/", 1)[1])
+            return httpx.Response(200, json={"status": "ABORTED"})
+        return None
+
+    server.fail = record_abort
+    progress: list[int] = []
+    with _client(server, tmp_path) as client:
+        outcome = client.import_model(
+            path, chunk_size=MiB, parallel=1, resume=False, progress=lambda d, _: progress.append(d)
+        )
+    assert aborted == [old_session]
+    assert outcome.session_id != old_session and outcome.resumed_chunks == 0
+    assert [n for s, n in server.chunk_posts if s == outcome.session_id] == [0, 1, 2, 3]
+    assert progress[0] == 0
+    assert server.uploaded(outcome.session_id) == data
+    assert not list((tmp_path / "state" / "uploads").glob("*.json"))
+
+
+def test_a_no_resume_upload_can_itself_be_resumed(tmp_path: Path) -> None:
+    server = FakeServer()
+    path, data = _weights(tmp_path, 4 * MiB)
+
+    def down_after_two(request: httpx.Request) -> httpx.Response | None:
+        number = request.url.params.get("chunkNumber")
+        return error(503, "X", "down") if number is not None and int(number) >= 2 else None
+
+    server.fail = down_after_two
+    with _client(server, tmp_path, attempts=1) as client, pytest.raises(ApiError):
+        client.import_model(path, chunk_size=MiB, parallel=1, resume=False)
+    server.fail = None
+    with _client(server, tmp_path) as client:
+        outcome = client.import_model(path, chunk_size=MiB, parallel=1)
+    assert len(server.sessions) == 1 and outcome.resumed_chunks == 2
+    assert server.uploaded(outcome.session_id) == data
