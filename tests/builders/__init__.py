@@ -29,16 +29,15 @@ from tests.builders.weights import (
 )
 
 __all__ = [
-    "TINY_GGUF_DTYPES",
-    "GgufTensorSpec",
-    "gguf_bytes",
-    "tiny_gguf",
     "CONFIG",
     "TINY_DTYPES",
+    "TINY_GGUF_DTYPES",
+    "GgufTensorSpec",
     "Member",
     "ModelFiles",
     "adapter_config",
     "file_pieces",
+    "gguf_bytes",
     "gzip_bomb_tar",
     "json_bytes",
     "lora_tensors",
@@ -50,6 +49,7 @@ __all__ = [
     "sharded_model",
     "tar_bytes",
     "tar_with_pax_header",
+    "tiny_gguf",
     "tiny_model",
     "tiny_tensors",
     "write_tar_of_dir",

@@ -11,8 +11,21 @@ import struct
 from dataclasses import dataclass
 from typing import Any
 
-GGML = {"F32": (0, 1, 4), "F16": (1, 1, 2), "Q4_0": (2, 32, 18), "Q8_0": (8, 32, 34), "Q4_K": (12, 256, 144)}
-_TYPED = {"u8": (0, "<B"), "i32": (5, "<i"), "u64": (10, "<Q"), "i64": (11, "<q"), "f64": (12, "<d"), "u32": (4, "<I")}
+GGML = {
+    "F32": (0, 1, 4),
+    "F16": (1, 1, 2),
+    "Q4_0": (2, 32, 18),
+    "Q8_0": (8, 32, 34),
+    "Q4_K": (12, 256, 144),
+}
+_TYPED = {
+    "u8": (0, "<B"),
+    "i32": (5, "<i"),
+    "u64": (10, "<Q"),
+    "i64": (11, "<q"),
+    "f64": (12, "<d"),
+    "u32": (4, "<I"),
+}
 
 
 @dataclass(frozen=True)
@@ -64,7 +77,9 @@ def gguf_bytes(
     tensor_count: int | None = None,
 ) -> bytes:
     """A GGUF file; tensor data is zeros. `tensor_count` overrides the declared count."""
-    head = b"GGUF" + struct.pack("<IQQ", version, len(tensors) if tensor_count is None else tensor_count, len(metadata))
+    head = b"GGUF" + struct.pack(
+        "<IQQ", version, len(tensors) if tensor_count is None else tensor_count, len(metadata)
+    )
     head += b"".join(_string(key) + _value(value) for key, value in metadata.items())
     offsets, position = [], 0
     for spec in tensors:

@@ -23,7 +23,9 @@ def safetensors_bytes(
     return save(tensors, metadata=metadata)
 
 
-def raw_safetensors(header: dict[str, Any] | bytes, data: bytes = b"", declared_len: int | None = None) -> bytes:
+def raw_safetensors(
+    header: dict[str, Any] | bytes, data: bytes = b"", declared_len: int | None = None
+) -> bytes:
     """A hand-assembled safetensors file; `declared_len` overrides the length prefix."""
     raw = header if isinstance(header, bytes) else json.dumps(header).encode("utf-8")
     length = len(raw) if declared_len is None else declared_len
@@ -49,9 +51,7 @@ def json_bytes(value: Any) -> bytes:
     return json.dumps(value).encode("utf-8")
 
 
-def tiny_model(
-    config: dict[str, Any] | None = CONFIG, tokenizer: bool = True
-) -> ModelFiles:
+def tiny_model(config: dict[str, Any] | None = CONFIG, tokenizer: bool = True) -> ModelFiles:
     """A complete little Hugging Face model folder: config, weights, tokenizer."""
     files: ModelFiles = {"model.safetensors": safetensors_bytes(tiny_tensors())}
     if config is not None:
@@ -80,7 +80,9 @@ def sharded_model(shards: int = 2) -> tuple[ModelFiles, dict[str, str]]:
     return files, weight_map
 
 
-def lora_tensors(r: int, modules: tuple[str, ...] = ("q_proj", "v_proj"), d: int = 8) -> dict[str, np.ndarray[Any, Any]]:
+def lora_tensors(
+    r: int, modules: tuple[str, ...] = ("q_proj", "v_proj"), d: int = 8
+) -> dict[str, np.ndarray[Any, Any]]:
     tensors: dict[str, np.ndarray[Any, Any]] = {}
     for module in modules:
         prefix = f"base_model.model.model.layers.0.self_attn.{module}"
@@ -111,5 +113,7 @@ def peft_adapter(
     """A LoRA adapter folder as PEFT's save_pretrained writes it."""
     return {
         "adapter_config.json": json_bytes(adapter_config(r) if config is None else config),
-        "adapter_model.safetensors": safetensors_bytes(lora_tensors(r) if tensors is None else tensors),
+        "adapter_model.safetensors": safetensors_bytes(
+            lora_tensors(r) if tensors is None else tensors
+        ),
     }

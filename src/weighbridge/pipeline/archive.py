@@ -23,7 +23,6 @@ from __future__ import annotations
 import bz2
 import gzip
 import lzma
-import stat
 import tarfile
 import zipfile
 import zlib
@@ -47,11 +46,15 @@ RATIO_GRACE_BYTES = 1024 * 1024
 # tarfile reads a pax header or GNU long name whole into memory; real ones are tiny.
 MAX_TAR_METADATA_BYTES = 1024 * 1024
 _TAR_METADATA_TYPES = (
-    tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE,
-    tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK,
+    tarfile.XHDTYPE,
+    tarfile.XGLTYPE,
+    tarfile.SOLARIS_XHDTYPE,
+    tarfile.GNUTYPE_LONGNAME,
+    tarfile.GNUTYPE_LONGLINK,
 )
 
-_EOF_HEADER_ERROR: type[Exception] = getattr(tarfile, "EOFHeaderError")
+# Not in typeshed, hence getattr: the "zero block" end marker that means a clean end.
+_EOF_HEADER_ERROR: type[Exception] = getattr(tarfile, "EOFHeaderError")  # noqa: B009
 # Errors that mean "these bytes are not a valid archive", as opposed to disk errors.
 CORRUPT_ERRORS: tuple[type[BaseException], ...] = (
     tarfile.TarError,
@@ -76,9 +79,12 @@ class UnpackReport:
     def warnings(self) -> list[str]:
         if not self.skipped:
             return []
+        example = self.skipped[0]
         return [
-            f"Skipped {len(self.skipped)} macOS metadata entries (e.g. {self.skipped[0]!r}); "
-            "they are not part of the model."
+            (
+                f"Skipped {len(self.skipped)} macOS metadata entries (e.g. {example!r}); "
+                "they are not part of the model."
+            )
         ]
 
 
@@ -208,8 +214,10 @@ def unpack_tar(
                     "with a standard tar tool.",
                 )
             obj.offset = stream.tell() - tarfile.BLOCKSIZE
+            # tarfile's own processing of the record (untyped, hence getattr).
             process = cast(
-                Callable[[tarfile.TarFile], RecordingTarInfo], getattr(obj, "_proc_member")
+                Callable[[tarfile.TarFile], RecordingTarInfo],
+                getattr(obj, "_proc_member"),  # noqa: B009
             )
             return process(archive)
 
@@ -280,4 +288,3 @@ def _expect_only_zeros(stream: _Reads, file_name: str) -> None:
                 file_name,
                 "has data after the end-of-archive marker (two archives joined?)",
             )
-

@@ -102,7 +102,9 @@ def _refuse_pickles(pickles: list[str], weights: str) -> None:
         )
 
 
-def check_sharded(model_dir: Path, index_names: list[str], shards: set[str]) -> tuple[dict[str, int], list[str]]:
+def check_sharded(
+    model_dir: Path, index_names: list[str], shards: set[str]
+) -> tuple[dict[str, int], list[str]]:
     """Check shards against their index files; return dtype counts and warnings."""
     mapped: dict[str, str] = {}  # tensor → shard
     for index_name in index_names:
@@ -211,7 +213,9 @@ def _check_hf_model(model_dir: Path, root: set[str], shards: set[str]) -> Detect
     )
 
 
-def _check_gguf_model(model_dir: Path, names: list[str], request_base_model: str | None) -> DetectedModel:
+def _check_gguf_model(
+    model_dir: Path, names: list[str], request_base_model: str | None
+) -> DetectedModel:
     """One GGUF file, or the complete set of a split GGUF (split.count files)."""
     summaries = [check_gguf(model_dir / name, name) for name in names]
     if len(summaries) > 1:
@@ -244,7 +248,9 @@ def _check_gguf_model(model_dir: Path, names: list[str], request_base_model: str
     )
 
 
-def detect_model(model_dir: Path, files: list[FileEntry], request_base_model: str | None) -> DetectedModel:
+def detect_model(
+    model_dir: Path, files: list[FileEntry], request_base_model: str | None
+) -> DetectedModel:
     """Recognise and check the model in `model_dir` (whose files are `files`)."""
     root = {entry.path for entry in files if "/" not in entry.path}
     pickles = sorted(entry.path for entry in files if _is_pickle(model_dir, entry.path))
@@ -277,9 +283,7 @@ def detect_model(model_dir: Path, files: list[FileEntry], request_base_model: st
             "server does not accept yet; convert them to safetensors (save_pretrained with "
             "safe_serialization=True) and upload again.",
         )
-    nested = sorted(
-        entry.path for entry in files if entry.path.endswith((".safetensors", ".gguf"))
-    )
+    nested = sorted(entry.path for entry in files if entry.path.endswith((".safetensors", ".gguf")))
     if nested:
         raise _invalid(
             f"No weights at the top level of the upload, only in subfolders ({nested[0]}); "

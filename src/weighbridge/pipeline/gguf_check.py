@@ -35,19 +35,52 @@ _KEPT_PREFIXES = ("general.", "split.", "adapter.")
 
 # ggml type id → (name, elements per block, bytes per block), as in gguf-py's constants.
 GGML_TYPES: dict[int, tuple[str, int, int]] = {
-    0: ("F32", 1, 4), 1: ("F16", 1, 2), 2: ("Q4_0", 32, 18), 3: ("Q4_1", 32, 20),
-    6: ("Q5_0", 32, 22), 7: ("Q5_1", 32, 24), 8: ("Q8_0", 32, 34), 9: ("Q8_1", 32, 36),
-    10: ("Q2_K", 256, 84), 11: ("Q3_K", 256, 110), 12: ("Q4_K", 256, 144),
-    13: ("Q5_K", 256, 176), 14: ("Q6_K", 256, 210), 15: ("Q8_K", 256, 292),
-    16: ("IQ2_XXS", 256, 66), 17: ("IQ2_XS", 256, 74), 18: ("IQ3_XXS", 256, 98),
-    19: ("IQ1_S", 256, 50), 20: ("IQ4_NL", 32, 18), 21: ("IQ3_S", 256, 110),
-    22: ("IQ2_S", 256, 82), 23: ("IQ4_XS", 256, 136), 24: ("I8", 1, 1), 25: ("I16", 1, 2),
-    26: ("I32", 1, 4), 27: ("I64", 1, 8), 28: ("F64", 1, 8), 29: ("IQ1_M", 256, 56),
-    30: ("BF16", 1, 2), 34: ("TQ1_0", 256, 54), 35: ("TQ2_0", 256, 66), 39: ("MXFP4", 32, 17),
+    0: ("F32", 1, 4),
+    1: ("F16", 1, 2),
+    2: ("Q4_0", 32, 18),
+    3: ("Q4_1", 32, 20),
+    6: ("Q5_0", 32, 22),
+    7: ("Q5_1", 32, 24),
+    8: ("Q8_0", 32, 34),
+    9: ("Q8_1", 32, 36),
+    10: ("Q2_K", 256, 84),
+    11: ("Q3_K", 256, 110),
+    12: ("Q4_K", 256, 144),
+    13: ("Q5_K", 256, 176),
+    14: ("Q6_K", 256, 210),
+    15: ("Q8_K", 256, 292),
+    16: ("IQ2_XXS", 256, 66),
+    17: ("IQ2_XS", 256, 74),
+    18: ("IQ3_XXS", 256, 98),
+    19: ("IQ1_S", 256, 50),
+    20: ("IQ4_NL", 32, 18),
+    21: ("IQ3_S", 256, 110),
+    22: ("IQ2_S", 256, 82),
+    23: ("IQ4_XS", 256, 136),
+    24: ("I8", 1, 1),
+    25: ("I16", 1, 2),
+    26: ("I32", 1, 4),
+    27: ("I64", 1, 8),
+    28: ("F64", 1, 8),
+    29: ("IQ1_M", 256, 56),
+    30: ("BF16", 1, 2),
+    34: ("TQ1_0", 256, 54),
+    35: ("TQ2_0", 256, 66),
+    39: ("MXFP4", 32, 17),
 }
 # metadata value type → struct format of a scalar (STRING = 8 and ARRAY = 9 are special)
 _SCALARS: dict[int, str] = {
-    0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q", 11: "<q", 12: "<d",
+    0: "<B",
+    1: "<b",
+    2: "<H",
+    3: "<h",
+    4: "<I",
+    5: "<i",
+    6: "<f",
+    7: "<?",
+    10: "<Q",
+    11: "<q",
+    12: "<d",
 }
 _STRING, _ARRAY = 8, 9
 
@@ -99,14 +132,18 @@ class _Cursor:
 
     def take(self, count: int, what: str) -> bytes:
         if count > self.size - self.pos:
-            raise self.fail(f"{what} needs {count} bytes at offset {self.pos} but the file ends at {self.size}")
+            raise self.fail(
+                f"{what} needs {count} bytes at offset {self.pos} but the file ends at {self.size}"
+            )
         data = self.handle.read(count)
         self.pos += count
         return data
 
     def skip(self, count: int, what: str) -> None:
         if count > self.size - self.pos:
-            raise self.fail(f"{what} needs {count} bytes at offset {self.pos} but the file ends at {self.size}")
+            raise self.fail(
+                f"{what} needs {count} bytes at offset {self.pos} but the file ends at {self.size}"
+            )
         self.pos += count
         self.handle.seek(self.pos)
 
@@ -132,7 +169,9 @@ class _Cursor:
             raise self.fail(f"{what} is not valid UTF-8") from None
 
 
-def _skip_or_read_value(cur: _Cursor, vtype: int, key: str, keep: bool, depth: int = 0) -> MetadataValue | None:
+def _skip_or_read_value(
+    cur: _Cursor, vtype: int, key: str, keep: bool, depth: int = 0
+) -> MetadataValue | None:
     what = f"metadata value {key!r}"
     if vtype in _SCALARS:
         fmt = _SCALARS[vtype]
@@ -187,7 +226,9 @@ def check_gguf(path: Path, name: str) -> GgufSummary:
         kv_count = cur.u64("the metadata count")
         # A tensor info takes ≥ 24 bytes and a metadata entry ≥ 12: cheap sanity bounds.
         if tensor_count * 24 > size or kv_count * 12 > size:
-            raise cur.fail(f"claims {tensor_count} tensors and {kv_count} metadata entries, more than the file can hold")
+            raise cur.fail(
+                f"claims {tensor_count} tensors and {kv_count} metadata entries, more than the file can hold"
+            )
         metadata: dict[str, MetadataValue] = {}
         for index in range(kv_count):
             key = cur.string(f"metadata key #{index}", MAX_KEY_BYTES)
@@ -215,9 +256,13 @@ def check_gguf(path: Path, name: str) -> GgufSummary:
             raise cur.fail(f"{where} has unknown ggml type {type_id}")
         type_name, block, block_bytes = GGML_TYPES[type_id]
         if dims and dims[0] % block:
-            raise cur.fail(f"{where} has a row of {dims[0]} {type_name} elements, not a multiple of its block size {block}")
+            raise cur.fail(
+                f"{where} has a row of {dims[0]} {type_name} elements, not a multiple of its block size {block}"
+            )
         if offset % alignment:
-            raise cur.fail(f"{where} starts at offset {offset}, not a multiple of the alignment {alignment}")
+            raise cur.fail(
+                f"{where} starts at offset {offset}, not a multiple of the alignment {alignment}"
+            )
         elements = math.prod(dims)
         nbytes = elements // block * block_bytes
         if data_start + offset + nbytes > size:

@@ -59,8 +59,7 @@ class HashingReader(io.RawIOBase):
             # upload's, and must not be reported as a damaged archive.
             raise PipelineError(
                 ErrorCode.INTERNAL,
-                f"The stored upload could not be read ({exc.strerror or exc}); retry the "
-                "import.",
+                f"The stored upload could not be read ({exc.strerror or exc}); retry the import.",
             ) from exc
 
     def _load(self, pieces: Iterator[bytes]) -> bool:

@@ -67,9 +67,8 @@ def read_adapter_config(path: Path) -> tuple[AdapterInfo, dict[str, Any]]:
     alpha = config.get("lora_alpha")
     targets = config.get("target_modules")
     is_lora = peft_type.upper() == "LORA"
-    if r is not None or is_lora:
-        if not isinstance(r, int) or isinstance(r, bool) or r <= 0:
-            raise _invalid(f"{CONFIG_NAME} has r={r!r}; the LoRA rank must be a positive integer.")
+    if (r is not None or is_lora) and (not isinstance(r, int) or isinstance(r, bool) or r <= 0):
+        raise _invalid(f"{CONFIG_NAME} has r={r!r}; the LoRA rank must be a positive integer.")
     if alpha is not None and (not isinstance(alpha, int | float) or isinstance(alpha, bool)):
         raise _invalid(f"{CONFIG_NAME} has lora_alpha={alpha!r}; it must be a number.")
     if targets is not None and not (
@@ -144,7 +143,9 @@ def check_lora_pairs(tensors: dict[str, TensorInfo], r: int, rank_pattern: dict[
             )
 
 
-def check_adapter(model_dir: Path, root_files: set[str], request_base_model: str | None) -> AdapterReport:
+def check_adapter(
+    model_dir: Path, root_files: set[str], request_base_model: str | None
+) -> AdapterReport:
     info, config = read_adapter_config(model_dir / CONFIG_NAME)
     if WEIGHTS_NAME not in root_files:
         if PICKLE_WEIGHTS_NAME in root_files:
@@ -161,7 +162,9 @@ def check_adapter(model_dir: Path, root_files: set[str], request_base_model: str
     weights = check_safetensors(model_dir / WEIGHTS_NAME, WEIGHTS_NAME)
     if info.peft_type.upper() == "LORA" and info.r is not None:
         rank_pattern = config.get("rank_pattern")
-        check_lora_pairs(weights.tensors, info.r, rank_pattern if isinstance(rank_pattern, dict) else {})
+        check_lora_pairs(
+            weights.tensors, info.r, rank_pattern if isinstance(rank_pattern, dict) else {}
+        )
     report = AdapterReport(
         info=info,
         base_model=request_base_model or info.base_model_name_or_path,

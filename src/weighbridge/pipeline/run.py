@@ -98,7 +98,9 @@ def run_import(
     )
 
 
-def _prefer_transfer_error(reader: HashingReader, request: ImportRequest, failure: PipelineError) -> None:
+def _prefer_transfer_error(
+    reader: HashingReader, request: ImportRequest, failure: PipelineError
+) -> None:
     """Report a wrong size or checksum instead of `failure` when there is one.
 
     A damaged transfer makes any archive look broken; telling the person "the bytes

@@ -75,7 +75,9 @@ class SafetensorsSummary:
         return sum(self.dtypes.values())
 
 
-def _invalid(name: str, problem: str, fix: str = "re-export it with the safetensors library") -> PipelineError:
+def _invalid(
+    name: str, problem: str, fix: str = "re-export it with the safetensors library"
+) -> PipelineError:
     return PipelineError(ErrorCode.INVALID_MODEL, f"{name}: {problem}; {fix}.")
 
 
@@ -142,7 +144,9 @@ def _parse_tensor(name: str, tensor: str, entry: Any, data_len: int) -> TensorIn
         )
     shape = entry.get("shape")
     if not isinstance(shape, list) or not all(_is_int(d) and d >= 0 for d in shape):
-        raise _invalid(name, f"{where} has shape {shape!r}; it must be a list of non-negative integers")
+        raise _invalid(
+            name, f"{where} has shape {shape!r}; it must be a list of non-negative integers"
+        )
     offsets = entry.get("data_offsets")
     if (
         not isinstance(offsets, list)
@@ -152,7 +156,9 @@ def _parse_tensor(name: str, tensor: str, entry: Any, data_len: int) -> TensorIn
         raise _invalid(name, f"{where} has data_offsets {offsets!r}; it must be [begin, end]")
     begin, end = offsets
     if begin > end:
-        raise _invalid(name, f"{where} has data_offsets [{begin}, {end}] that end before they begin")
+        raise _invalid(
+            name, f"{where} has data_offsets [{begin}, {end}] that end before they begin"
+        )
     if end > data_len:
         raise _invalid(
             name,
@@ -163,7 +169,9 @@ def _parse_tensor(name: str, tensor: str, entry: Any, data_len: int) -> TensorIn
     info = TensorInfo(dtype=dtype, shape=tuple(shape), begin=begin, end=end)
     bits = info.elements * DTYPE_BITS[dtype]
     if bits % 8:
-        raise _invalid(name, f"{where} has {info.elements} {dtype} elements, which do not fill whole bytes")
+        raise _invalid(
+            name, f"{where} has {info.elements} {dtype} elements, which do not fill whole bytes"
+        )
     if end - begin != bits // 8:
         raise _invalid(
             name,

@@ -27,6 +27,7 @@ import shutil
 import uuid
 from pathlib import Path, PurePosixPath
 from types import TracebackType
+from typing import Self
 
 from weighbridge.errors import ErrorCode, PipelineError
 from weighbridge.pipeline.result import FileEntry
@@ -93,7 +94,8 @@ class AtomicFileWriter:
         self._hash = hashlib.sha256() if compute_sha256 else None
         self._durable = durable
         try:
-            self._file = open(temp_path, "xb")
+            # Held open across write() calls and closed by commit/__exit__.
+            self._file = open(temp_path, "xb")  # noqa: SIM115
         except OSError as exc:
             raise storage_error(exc, final_path.name) from exc
         self.size = 0
@@ -121,7 +123,7 @@ class AtomicFileWriter:
         self.committed = True
         return None if self._hash is None else self._hash.hexdigest()
 
-    def __enter__(self) -> AtomicFileWriter:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
@@ -171,7 +173,9 @@ class ModelTree:
 
     def open_scratch(self, path: Path) -> AtomicFileWriter:
         """A writer for a scratch file (no hash, no fsync: it never outlives the run)."""
-        return AtomicFileWriter(self.scratch_path("part"), path, compute_sha256=False, durable=False)
+        return AtomicFileWriter(
+            self.scratch_path("part"), path, compute_sha256=False, durable=False
+        )
 
     def _check_lexically_inside(self, rel: PurePosixPath, member: str) -> None:
         # Defence in depth: `safe_relative_path` already guarantees this, but a path
@@ -191,7 +195,9 @@ class ModelTree:
         except OSError as exc:
             raise storage_error(exc, rel.as_posix()) from exc
 
-    def open_file(self, rel: PurePosixPath, member: str, compute_sha256: bool = True) -> AtomicFileWriter:
+    def open_file(
+        self, rel: PurePosixPath, member: str, compute_sha256: bool = True
+    ) -> AtomicFileWriter:
         """Check that `rel` is new and placeable, then return a writer for it."""
         self._check_lexically_inside(rel, member)
         if rel in self._files:

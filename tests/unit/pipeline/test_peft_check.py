@@ -8,7 +8,15 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.builders import ModelFiles, adapter_config, json_bytes, lora_tensors, members, peft_adapter, tar_bytes
+from tests.builders import (
+    ModelFiles,
+    adapter_config,
+    json_bytes,
+    lora_tensors,
+    members,
+    peft_adapter,
+    tar_bytes,
+)
 from tests.unit.pipeline.conftest import Importer
 from weighbridge.errors import ErrorCode, PipelineError
 from weighbridge.pipeline.result import AdapterInfo, ImportResult
@@ -62,26 +70,51 @@ def test_unknown_base_model_is_a_warning(do_import: Importer) -> None:
 
 def test_rank_mismatch(do_import: Importer) -> None:
     files = peft_adapter(r=4, tensors=lora_tensors(8))
-    expect(ErrorCode.INVALID_MODEL, lambda: import_files(do_import, files), "lora_A.weight", "rank 8/8", "r=4")
+    expect(
+        ErrorCode.INVALID_MODEL,
+        lambda: import_files(do_import, files),
+        "lora_A.weight",
+        "rank 8/8",
+        "r=4",
+    )
 
 
 def test_rank_pattern_overrides_r(do_import: Importer) -> None:
     tensors = {**lora_tensors(4, ("q_proj",)), **lora_tensors(16, ("v_proj",))}
     config = adapter_config(4, rank_pattern={"v_proj": 16})
-    assert import_files(do_import, peft_adapter(4, config=config, tensors=tensors)).parameter_count > 0
-    expect(ErrorCode.INVALID_MODEL, lambda: import_files(do_import, peft_adapter(4, tensors=tensors)), "v_proj", "r=4")
+    assert (
+        import_files(do_import, peft_adapter(4, config=config, tensors=tensors)).parameter_count > 0
+    )
+    expect(
+        ErrorCode.INVALID_MODEL,
+        lambda: import_files(do_import, peft_adapter(4, tensors=tensors)),
+        "v_proj",
+        "r=4",
+    )
 
 
 def test_a_without_b(do_import: Importer) -> None:
     tensors = lora_tensors(4)
     del tensors["base_model.model.model.layers.0.self_attn.v_proj.lora_B.weight"]
-    expect(ErrorCode.INVALID_MODEL, lambda: import_files(do_import, peft_adapter(4, tensors=tensors)), "v_proj.lora_A.weight", "no lora_B")
+    expect(
+        ErrorCode.INVALID_MODEL,
+        lambda: import_files(do_import, peft_adapter(4, tensors=tensors)),
+        "v_proj.lora_A.weight",
+        "no lora_B",
+    )
 
 
 def test_a_and_b_ranks_disagree(do_import: Importer) -> None:
     tensors = lora_tensors(4)
-    tensors["base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight"] = np.zeros((8, 5), np.float32)
-    expect(ErrorCode.INVALID_MODEL, lambda: import_files(do_import, peft_adapter(4, tensors=tensors)), "q_proj", "rank 4/5")
+    tensors["base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight"] = np.zeros(
+        (8, 5), np.float32
+    )
+    expect(
+        ErrorCode.INVALID_MODEL,
+        lambda: import_files(do_import, peft_adapter(4, tensors=tensors)),
+        "q_proj",
+        "rank 4/5",
+    )
 
 
 def test_embedding_lora_pairs(do_import: Importer) -> None:
@@ -101,7 +134,11 @@ def test_non_lora_adapter_is_checked_as_safetensors_only(do_import: Importer) ->
     config = {"peft_type": "IA3", "base_model_name_or_path": "gpt2", "target_modules": ["c_attn"]}
     files = peft_adapter(config=config, tensors={"x.ia3_l": np.ones((1, 8), np.float32)})
     result = import_files(do_import, files)
-    assert result.adapter is not None and result.adapter.peft_type == "IA3" and result.adapter.r is None
+    assert (
+        result.adapter is not None
+        and result.adapter.peft_type == "IA3"
+        and result.adapter.r is None
+    )
 
 
 @pytest.mark.parametrize(
@@ -118,32 +155,57 @@ def test_non_lora_adapter_is_checked_as_safetensors_only(do_import: Importer) ->
 )
 def test_bad_adapter_config(do_import: Importer, config: bytes, fragment: str) -> None:
     files = {**peft_adapter(), "adapter_config.json": config}
-    expect(ErrorCode.INVALID_MODEL, lambda: import_files(do_import, files), "adapter_config.json", fragment)
+    expect(
+        ErrorCode.INVALID_MODEL,
+        lambda: import_files(do_import, files),
+        "adapter_config.json",
+        fragment,
+    )
 
 
 def test_adapter_weights_are_checked_like_any_safetensors(do_import: Importer) -> None:
     files = peft_adapter()
     files["adapter_model.safetensors"] = files["adapter_model.safetensors"][:-1]
-    expect(ErrorCode.INVALID_MODEL, lambda: import_files(do_import, files), "adapter_model.safetensors")
+    expect(
+        ErrorCode.INVALID_MODEL, lambda: import_files(do_import, files), "adapter_model.safetensors"
+    )
 
 
 def test_missing_adapter_weights(do_import: Importer) -> None:
     files = {"adapter_config.json": json_bytes(adapter_config())}
-    expect(ErrorCode.INVALID_MODEL, lambda: import_files(do_import, files), "no adapter_model.safetensors")
+    expect(
+        ErrorCode.INVALID_MODEL,
+        lambda: import_files(do_import, files),
+        "no adapter_model.safetensors",
+    )
 
 
 def test_pickle_adapter_weights_are_unsupported(do_import: Importer) -> None:
-    files = {"adapter_config.json": json_bytes(adapter_config()), "adapter_model.bin": b"PK\x03\x04"}
-    expect(ErrorCode.UNSUPPORTED_FORMAT, lambda: import_files(do_import, files), "adapter_model.bin")
+    files = {
+        "adapter_config.json": json_bytes(adapter_config()),
+        "adapter_model.bin": b"PK\x03\x04",
+    }
+    expect(
+        ErrorCode.UNSUPPORTED_FORMAT, lambda: import_files(do_import, files), "adapter_model.bin"
+    )
 
 
-@pytest.mark.parametrize(("flag", "files", "fragment"), [
-    (True, None, "isAdapter=true"),
-    (False, "adapter", "isAdapter=false"),
-])
-def test_adapter_flag_must_agree(do_import: Importer, flag: bool, files: str | None, fragment: str) -> None:
+@pytest.mark.parametrize(
+    ("flag", "files", "fragment"),
+    [
+        (True, None, "isAdapter=true"),
+        (False, "adapter", "isAdapter=false"),
+    ],
+)
+def test_adapter_flag_must_agree(
+    do_import: Importer, flag: bool, files: str | None, fragment: str
+) -> None:
     from tests.builders import tiny_model
 
     content = peft_adapter() if files == "adapter" else tiny_model()
-    expect(ErrorCode.ADAPTER_MISMATCH, lambda: import_files(do_import, content, is_adapter=flag), fragment)
+    expect(
+        ErrorCode.ADAPTER_MISMATCH,
+        lambda: import_files(do_import, content, is_adapter=flag),
+        fragment,
+    )
     assert import_files(do_import, content, is_adapter=not flag).is_adapter is (not flag)

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 from tests.builders import (
+    TINY_GGUF_DTYPES,
     Member,
     file_pieces,
     members,
     pieces,
-    TINY_GGUF_DTYPES,
     safetensors_bytes,
     tar_bytes,
     tiny_gguf,
@@ -61,20 +61,33 @@ def check_minilm(result: ImportResult, minilm: Path, staging: Path) -> None:
     assert weights.size == 90_868_376
     assert weights.sha256 == sha256_of(minilm / "model.safetensors")
     assert result.size_bytes == sum(f.size for f in result.files)
-    on_disk = {p.relative_to(staging / "model").as_posix() for p in (staging / "model").rglob("*") if p.is_file()}
+    on_disk = {
+        p.relative_to(staging / "model").as_posix()
+        for p in (staging / "model").rglob("*")
+        if p.is_file()
+    }
     assert on_disk == expected
     assert {p.name for p in staging.iterdir()} == {"model"}  # scratch is gone
 
 
 @pytest.mark.parametrize(("compression", "extension"), [("", "tar"), ("gz", "tar.gz")])
 def test_real_minilm_tar_with_top_folder(
-    do_import: Importer, staging: Path, tmp_path: Path, minilm: Path, compression: str, extension: str
+    do_import: Importer,
+    staging: Path,
+    tmp_path: Path,
+    minilm: Path,
+    compression: str,
+    extension: str,
 ) -> None:
     archive = tmp_path / f"minilm.{extension}"
     write_tar_of_dir(minilm, archive, "all-MiniLM-L6-v2", compression)
     digest = sha256_of(archive)
     result = do_import(
-        None, extension, source=file_pieces(archive), total_bytes=archive.stat().st_size, sha256=digest
+        None,
+        extension,
+        source=file_pieces(archive),
+        total_bytes=archive.stat().st_size,
+        sha256=digest,
     )
     assert result.sha256 == digest
     check_minilm(result, minilm, staging)
@@ -83,7 +96,9 @@ def test_real_minilm_tar_with_top_folder(
 def test_real_minilm_zip(do_import: Importer, staging: Path, tmp_path: Path, minilm: Path) -> None:
     archive = tmp_path / "minilm.zip"
     write_zip_of_dir(minilm, archive, "all-MiniLM-L6-v2")
-    result = do_import(None, "zip", source=file_pieces(archive), total_bytes=archive.stat().st_size, sha256=None)
+    result = do_import(
+        None, "zip", source=file_pieces(archive), total_bytes=archive.stat().st_size, sha256=None
+    )
     assert result.sha256 == sha256_of(archive)
     check_minilm(result, minilm, staging)
 
@@ -92,11 +107,17 @@ def test_real_minilm_bare_safetensors(do_import: Importer, staging: Path, minilm
     weights = minilm / "model.safetensors"
     digest = sha256_of(weights)
     result = do_import(
-        None, "safetensors", source=file_pieces(weights), total_bytes=weights.stat().st_size,
-        sha256=digest, file_name="model.safetensors",
+        None,
+        "safetensors",
+        source=file_pieces(weights),
+        total_bytes=weights.stat().st_size,
+        sha256=digest,
+        file_name="model.safetensors",
     )
     assert result.parameter_count == MINILM_PARAMETERS and result.dtypes == MINILM_DTYPES
-    assert [(f.path, f.size, f.sha256) for f in result.files] == [("model.safetensors", 90_868_376, digest)]
+    assert [(f.path, f.size, f.sha256) for f in result.files] == [
+        ("model.safetensors", 90_868_376, digest)
+    ]
     assert result.sha256 == digest
     assert (staging / "model" / "model.safetensors").stat().st_size == 90_868_376
     assert any("config.json" in w for w in result.warnings)
@@ -104,27 +125,43 @@ def test_real_minilm_bare_safetensors(do_import: Importer, staging: Path, minilm
 
 def test_checksum_mismatch(do_import: Importer) -> None:
     data = tar_bytes(members(MODEL))
-    msg = expect(ErrorCode.CHECKSUM_MISMATCH, lambda: do_import(data, "tar", sha256="ab" * 32), "ab" * 32)
+    msg = expect(
+        ErrorCode.CHECKSUM_MISMATCH, lambda: do_import(data, "tar", sha256="ab" * 32), "ab" * 32
+    )
     assert hashlib.sha256(data).hexdigest() in msg
 
 
 def test_checksum_mismatch_wins_over_a_damaged_archive(do_import: Importer) -> None:
     data = tar_bytes(members(MODEL))
     damaged = b"\xff" * 512 + data[512:]  # the first header, corrupted in transit
-    expect(ErrorCode.CHECKSUM_MISMATCH, lambda: do_import(damaged, "tar", sha256=hashlib.sha256(data).hexdigest()))
+    expect(
+        ErrorCode.CHECKSUM_MISMATCH,
+        lambda: do_import(damaged, "tar", sha256=hashlib.sha256(data).hexdigest()),
+    )
     # Without a checksum the same bytes are judged as what they are.
     expect(ErrorCode.CORRUPT_ARCHIVE, lambda: do_import(damaged, "tar", sha256=None))
 
 
 @pytest.mark.parametrize("extension", ["tar", "zip", "safetensors"])
 def test_short_upload_is_a_size_mismatch(do_import: Importer, extension: str) -> None:
-    data = {"tar": tar_bytes(members(MODEL)), "zip": zip_bytes(members(MODEL)), "safetensors": MODEL["model.safetensors"]}[extension]
-    expect(ErrorCode.SIZE_MISMATCH, lambda: do_import(data[:-100], extension, total_bytes=len(data), sha256=None), str(len(data)))
+    data = {
+        "tar": tar_bytes(members(MODEL)),
+        "zip": zip_bytes(members(MODEL)),
+        "safetensors": MODEL["model.safetensors"],
+    }[extension]
+    expect(
+        ErrorCode.SIZE_MISMATCH,
+        lambda: do_import(data[:-100], extension, total_bytes=len(data), sha256=None),
+        str(len(data)),
+    )
 
 
 def test_long_upload_is_a_size_mismatch(do_import: Importer) -> None:
     data = MODEL["model.safetensors"]
-    expect(ErrorCode.SIZE_MISMATCH, lambda: do_import(data, "safetensors", total_bytes=len(data) - 1, sha256=None))
+    expect(
+        ErrorCode.SIZE_MISMATCH,
+        lambda: do_import(data, "safetensors", total_bytes=len(data) - 1, sha256=None),
+    )
 
 
 def test_single_top_folder_is_stripped(do_import: Importer, staging: Path) -> None:
@@ -163,11 +200,18 @@ def test_bare_file_name_gets_its_extension(do_import: Importer, staging: Path) -
 
 
 def test_bare_file_name_must_be_plain(do_import: Importer) -> None:
-    expect(ErrorCode.UNSAFE_ARCHIVE, lambda: do_import(MODEL["model.safetensors"], "safetensors", file_name="../x.safetensors"))
+    expect(
+        ErrorCode.UNSAFE_ARCHIVE,
+        lambda: do_import(MODEL["model.safetensors"], "safetensors", file_name="../x.safetensors"),
+    )
 
 
 def test_bare_corrupt_safetensors(do_import: Importer) -> None:
-    expect(ErrorCode.INVALID_MODEL, lambda: do_import(b"\x00" * 64, "safetensors", file_name="m.safetensors"), "m.safetensors")
+    expect(
+        ErrorCode.INVALID_MODEL,
+        lambda: do_import(b"\x00" * 64, "safetensors", file_name="m.safetensors"),
+        "m.safetensors",
+    )
 
 
 def test_bare_gguf(do_import: Importer, staging: Path) -> None:
@@ -175,7 +219,9 @@ def test_bare_gguf(do_import: Importer, staging: Path) -> None:
     result = do_import(data, "gguf", file_name="tiny-q4.gguf")
     assert (result.format, result.architecture, result.model_type) == ("gguf", "qwen2", None)
     assert result.dtypes == TINY_GGUF_DTYPES and result.parameter_count == 4480
-    assert [(f.path, f.size, f.sha256) for f in result.files] == [("tiny-q4.gguf", len(data), hashlib.sha256(data).hexdigest())]
+    assert [(f.path, f.size, f.sha256) for f in result.files] == [
+        ("tiny-q4.gguf", len(data), hashlib.sha256(data).hexdigest())
+    ]
     assert result.warnings == []
     assert (staging / "model" / "tiny-q4.gguf").read_bytes() == data
 
@@ -187,11 +233,19 @@ def test_bare_gguf_adapter_flag(do_import: Importer) -> None:
 
 
 def test_bare_broken_gguf(do_import: Importer) -> None:
-    expect(ErrorCode.INVALID_MODEL, lambda: do_import(b"GGUF" + bytes(60), "gguf", file_name="m.gguf"), "m.gguf")
+    expect(
+        ErrorCode.INVALID_MODEL,
+        lambda: do_import(b"GGUF" + bytes(60), "gguf", file_name="m.gguf"),
+        "m.gguf",
+    )
 
 
 def test_bare_adapter_flag_mismatch(do_import: Importer) -> None:
-    expect(ErrorCode.ADAPTER_MISMATCH, lambda: do_import(MODEL["model.safetensors"], "safetensors", is_adapter=True), "adapter_config.json")
+    expect(
+        ErrorCode.ADAPTER_MISMATCH,
+        lambda: do_import(MODEL["model.safetensors"], "safetensors", is_adapter=True),
+        "adapter_config.json",
+    )
 
 
 def test_unsupported_extension(do_import: Importer) -> None:

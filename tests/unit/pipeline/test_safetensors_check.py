@@ -31,8 +31,14 @@ def refused(tmp_path: Path, data: bytes, *fragments: str) -> str:
     return caught.value.msg
 
 
-def entry(dtype: str = "F32", shape: list[int] | None = None, offsets: list[int] | None = None) -> dict[str, Any]:
-    return {"dtype": dtype, "shape": [2] if shape is None else shape, "data_offsets": offsets or [0, 8]}
+def entry(
+    dtype: str = "F32", shape: list[int] | None = None, offsets: list[int] | None = None
+) -> dict[str, Any]:
+    return {
+        "dtype": dtype,
+        "shape": [2] if shape is None else shape,
+        "data_offsets": offsets or [0, 8],
+    }
 
 
 def test_real_file_summary(tmp_path: Path) -> None:
@@ -45,9 +51,15 @@ def test_real_file_summary(tmp_path: Path) -> None:
 
 def test_all_reference_dtypes_are_known(tmp_path: Path) -> None:
     tensors: dict[str, np.ndarray[Any, Any]] = {
-        "f64": np.zeros(2, np.float64), "f16": np.zeros(2, np.float16), "i8": np.zeros(3, np.int8),
-        "u16": np.zeros(2, np.uint16), "u32": np.zeros(2, np.uint32), "u64": np.zeros(1, np.uint64),
-        "b": np.zeros(5, np.bool_), "i16": np.zeros(2, np.int16), "empty": np.zeros((0, 3), np.float32),
+        "f64": np.zeros(2, np.float64),
+        "f16": np.zeros(2, np.float16),
+        "i8": np.zeros(3, np.int8),
+        "u16": np.zeros(2, np.uint16),
+        "u32": np.zeros(2, np.uint32),
+        "u64": np.zeros(1, np.uint64),
+        "b": np.zeros(5, np.bool_),
+        "i16": np.zeros(2, np.int16),
+        "empty": np.zeros((0, 3), np.float32),
     }
     summary = check(tmp_path, safetensors_bytes(tensors))
     assert set(summary.dtypes) <= set(DTYPE_BITS)
@@ -97,25 +109,49 @@ def test_metadata_must_map_strings_to_strings(tmp_path: Path) -> None:
 
 
 def test_unknown_dtype(tmp_path: Path) -> None:
-    refused(tmp_path, raw_safetensors({"w": entry("F128")}, bytes(8)), "tensor 'w'", "unknown dtype 'F128'")
+    refused(
+        tmp_path,
+        raw_safetensors({"w": entry("F128")}, bytes(8)),
+        "tensor 'w'",
+        "unknown dtype 'F128'",
+    )
 
 
 @pytest.mark.parametrize("shape", [[-1, 2], [2.0], "2", [True]])
 def test_bad_shape(tmp_path: Path, shape: Any) -> None:
-    refused(tmp_path, raw_safetensors({"w": {**entry(), "shape": shape}}, bytes(8)), "tensor 'w'", "shape")
+    refused(
+        tmp_path,
+        raw_safetensors({"w": {**entry(), "shape": shape}}, bytes(8)),
+        "tensor 'w'",
+        "shape",
+    )
 
 
 @pytest.mark.parametrize("offsets", [[0], [0, 8, 9], [-1, 7], ["0", "8"], None])
 def test_bad_offsets(tmp_path: Path, offsets: Any) -> None:
-    refused(tmp_path, raw_safetensors({"w": {**entry(), "data_offsets": offsets}}, bytes(8)), "tensor 'w'", "data_offsets")
+    refused(
+        tmp_path,
+        raw_safetensors({"w": {**entry(), "data_offsets": offsets}}, bytes(8)),
+        "tensor 'w'",
+        "data_offsets",
+    )
 
 
 def test_offsets_backwards(tmp_path: Path) -> None:
-    refused(tmp_path, raw_safetensors({"w": entry(offsets=[8, 0])}, bytes(8)), "end before they begin")
+    refused(
+        tmp_path, raw_safetensors({"w": entry(offsets=[8, 0])}, bytes(8)), "end before they begin"
+    )
 
 
 def test_tensor_beyond_data_area_is_truncation(tmp_path: Path) -> None:
-    msg = refused(tmp_path, raw_safetensors({"w": entry(shape=[1000], offsets=[0, 4000])}, bytes(96)), "tensor 'w'", "ends at byte 4000", "only 96 bytes", "truncated")
+    msg = refused(
+        tmp_path,
+        raw_safetensors({"w": entry(shape=[1000], offsets=[0, 4000])}, bytes(96)),
+        "tensor 'w'",
+        "ends at byte 4000",
+        "only 96 bytes",
+        "truncated",
+    )
     assert "re-export" in msg
 
 
@@ -125,12 +161,24 @@ def test_truncated_real_file(tmp_path: Path) -> None:
 
 
 def test_byte_length_must_match_shape_and_dtype(tmp_path: Path) -> None:
-    refused(tmp_path, raw_safetensors({"w": entry(shape=[3], offsets=[0, 8])}, bytes(8)), "tensor 'w'", "12 bytes", "span 8 bytes")
+    refused(
+        tmp_path,
+        raw_safetensors({"w": entry(shape=[3], offsets=[0, 8])}, bytes(8)),
+        "tensor 'w'",
+        "12 bytes",
+        "span 8 bytes",
+    )
 
 
 def test_sub_byte_dtype_must_fill_whole_bytes(tmp_path: Path) -> None:
-    refused(tmp_path, raw_safetensors({"w": entry("F4", shape=[3], offsets=[0, 2])}, bytes(2)), "do not fill whole bytes")
-    assert check(tmp_path, raw_safetensors({"w": entry("F4", shape=[4], offsets=[0, 2])}, bytes(2))).dtypes == {"F4": 4}
+    refused(
+        tmp_path,
+        raw_safetensors({"w": entry("F4", shape=[3], offsets=[0, 2])}, bytes(2)),
+        "do not fill whole bytes",
+    )
+    assert check(
+        tmp_path, raw_safetensors({"w": entry("F4", shape=[4], offsets=[0, 2])}, bytes(2))
+    ).dtypes == {"F4": 4}
 
 
 def test_overlapping_tensors(tmp_path: Path) -> None:
@@ -144,9 +192,18 @@ def test_gap_between_tensors(tmp_path: Path) -> None:
 
 
 def test_data_area_not_fully_covered(tmp_path: Path) -> None:
-    refused(tmp_path, raw_safetensors({"a": entry()}, bytes(12)), "data area of 12 bytes", "cover only 8")
+    refused(
+        tmp_path,
+        raw_safetensors({"a": entry()}, bytes(12)),
+        "data area of 12 bytes",
+        "cover only 8",
+    )
 
 
 def test_zero_size_tensors_may_share_an_offset(tmp_path: Path) -> None:
-    header = {"a": entry(shape=[0], offsets=[0, 0]), "b": entry(shape=[0], offsets=[0, 0]), "c": entry()}
+    header = {
+        "a": entry(shape=[0], offsets=[0, 0]),
+        "b": entry(shape=[0], offsets=[0, 0]),
+        "c": entry(),
+    }
     assert check(tmp_path, raw_safetensors(header, bytes(8))).dtypes == {"F32": 2}

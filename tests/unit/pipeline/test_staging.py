@@ -89,10 +89,9 @@ def test_folder_where_file_is_needed_is_refused(tmp_path: Path) -> None:
 def test_failed_write_leaves_no_temp_file(tmp_path: Path) -> None:
     tree = ModelTree(tmp_path)
     rel = PurePosixPath("w.safetensors")
-    with pytest.raises(RuntimeError):
-        with tree.open_file(rel, "w.safetensors") as out:
-            out.write(b"partial")
-            raise RuntimeError("reader failed")
+    with pytest.raises(RuntimeError), tree.open_file(rel, "w.safetensors") as out:
+        out.write(b"partial")
+        raise RuntimeError("reader failed")
     assert list(tree.scratch_dir.iterdir()) == []
     assert not (tree.model_dir / "w.safetensors").exists()
 
