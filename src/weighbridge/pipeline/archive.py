@@ -221,6 +221,7 @@ def unpack_tar(
             )
             return process(archive)
 
+    head = reader.peek_prefix(4)
     stream = _decompressed(reader, file_name)
     last = "the start of the archive"
     try:
@@ -237,6 +238,12 @@ def unpack_tar(
             assert archive.fileobj is not None
             _expect_only_zeros(archive.fileobj, file_name)
     except _TAR_READ_ERRORS as exc:
+        if head == b"PK\x03\x04" and not report.skipped and not tree.files:
+            raise PipelineError(
+                ErrorCode.CORRUPT_ARCHIVE,
+                f"{file_name} is a zip file, not a tar; start the import again with "
+                "fileExtension zip.",
+            ) from exc
         raise corrupt(file_name, f"cannot be read after {last!r} ({exc})") from exc
     return report
 

@@ -72,6 +72,13 @@ def declared_entries(path: Path) -> int | None:
     return int(entries64)
 
 
+def _looks_like_tar(path: Path) -> bool:
+    """Gzip/bzip2/xz magic, or the ustar magic at offset 257 of a plain tar."""
+    with path.open("rb") as handle:
+        head = handle.read(263)
+    return head.startswith((b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")) or head[257:262] == b"ustar"
+
+
 def _zip_kind(info: zipfile.ZipInfo) -> str | None:
     """What is wrong with a zip member's type (from its Unix mode bits), or None."""
     mode = info.external_attr >> 16
@@ -201,5 +208,11 @@ def unpack_zip(
             f"read ({exc}); re-create the zip with deflate or no compression.",
         ) from exc
     except _ZIP_READ_ERRORS as exc:
+        if member == "the central directory" and _looks_like_tar(zip_path):
+            raise PipelineError(
+                ErrorCode.CORRUPT_ARCHIVE,
+                f"{file_name} is a tar file, not a zip; start the import again with "
+                "fileExtension tar (or tar.gz).",
+            ) from exc
         raise corrupt(file_name, f"cannot be read at {member!r} ({exc})") from exc
     return report

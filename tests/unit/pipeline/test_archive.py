@@ -288,3 +288,12 @@ def test_macos_named_links_are_still_refused(do_import: Importer, fmt: str) -> N
     ext, build = FORMATS[fmt]
     data = build([*OK, Member("._evil", kind="symlink", target="/etc/passwd")])
     expect(ErrorCode.UNSAFE_ARCHIVE, lambda: do_import(data, ext), "'._evil'", "symbolic link")
+
+
+def test_wrong_extension_gets_a_hint(do_import: Importer) -> None:
+    expect(
+        ErrorCode.CORRUPT_ARCHIVE, lambda: do_import(zip_bytes(OK), "tar"), "is a zip file", "zip"
+    )
+    tar, tgz = tar_bytes(OK), tar_bytes(OK, "gz")
+    expect(ErrorCode.CORRUPT_ARCHIVE, lambda: do_import(tar, "zip"), "is a tar file")
+    expect(ErrorCode.CORRUPT_ARCHIVE, lambda: do_import(tgz, "zip"), "is a tar file")
