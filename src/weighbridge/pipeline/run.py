@@ -53,6 +53,15 @@ def run_import(
     staging_dir: Path,
     progress: Callable[[str, float], None],
 ) -> ImportResult:
+    """Turn the uploaded bytes into a checked model under `staging_dir / "model"`.
+
+    `source` yields the upload in order (pieces of at most 8 MiB) and is read once;
+    `staging_dir` must exist and be empty; `progress(phase, fraction)` is called with
+    VERIFYING / UNPACKING / VALIDATING and 0..1 of the whole job, about every 8 MiB.
+    Raises PipelineError (the caller then removes staging_dir); exceptions raised by
+    `source` or `progress` themselves propagate unchanged (OSError from `source` is
+    reported as INTERNAL).
+    """
     ext = normalise_extension(request.file_extension)
     meter = ProgressMeter(progress)
     reader = HashingReader(source, request.total_bytes, on_read=meter.advance)
