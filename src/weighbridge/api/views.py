@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from weighbridge.db.tables import Chunk, Job, Model, UploadSession
 from weighbridge.api.schemas import (
@@ -16,6 +17,7 @@ from weighbridge.api.schemas import (
     iso_ms,
 )
 from weighbridge.services import upload_sessions
+from weighbridge.services.exports import ExportTar
 
 
 def model_view(row: Model) -> ModelResponse:
@@ -24,7 +26,8 @@ def model_view(row: Model) -> ModelResponse:
         baseModel=row.base_model, format=row.format, architecture=row.architecture,
         modelType=row.model_type, parameterCount=row.parameter_count,
         dtypes={str(k): int(v) for k, v in row.dtypes.items()}, sizeBytes=row.size_bytes,
-        sha256=row.sha256, files=[FileRecord(**f) for f in row.files],
+        sha256=row.sha256,
+        files=[FileRecord(path=f.path, size=f.size, sha256=f.sha256) for f in row.files],
         warnings=[str(w) for w in row.warnings], createdOn=iso_ms(row.created_on) or "",
     )
 
@@ -34,15 +37,27 @@ def complete_view(job: Job) -> CompleteResponse:
                             action=job.action, status=job.status)
 
 
-def dock_status_view(job: Job, model: Model | None) -> DockStatusResponse:
+def _job_response(job: Job, model: Model | None, tar: ExportTar | None, base_url: str
+                  ) -> dict[str, Any] | None:
+    if job.status != "SUCCESS":
+        return None
+    if job.action == "EXPORT" and tar is not None:
+        return {"downloadUrl": f"{base_url.rstrip('/')}/api/public/exports/{job.id}/download",
+                "fileName": tar.file_name, "sizeBytes": tar.size, "sha256": None}
+    if job.action == "IMPORT" and model is not None:
+        return model_view(model).model_dump(by_alias=True)
+    return None
+
+
+def dock_status_view(job: Job, model: Model | None, tar: ExportTar | None, base_url: str
+                     ) -> DockStatusResponse:
     return DockStatusResponse(
         id_=job.id, dockStatusId=job.id, modelId=job.model_id, action=job.action,
         status=job.status, phase=job.phase, percentageComplete=job.percentage,
         createdOn=iso_ms(job.created_on) or "", updatedOn=iso_ms(job.updated_on) or "",
         error=JobError(code=job.error_code, msg=job.error_msg or "")
         if job.error_code else None,
-        response=model_view(model).model_dump(by_alias=True)
-        if model is not None and job.status == "SUCCESS" else None,
+        response=_job_response(job, model, tar, base_url),
     )
 
 

@@ -20,7 +20,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 
@@ -136,6 +136,41 @@ class Model(Base):
     dtypes: Mapped[dict[str, Any]] = mapped_column(JSON)
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
-    files: Mapped[list[Any]] = mapped_column(JSON)
     warnings: Mapped[list[Any]] = mapped_column(JSON)
+    created_on: Mapped[datetime] = mapped_column(UTCDateTime())
+    files: Mapped[list[ModelFile]] = relationship(
+        order_by="ModelFile.path", lazy="selectin", cascade="all, delete-orphan")
+
+
+class StoredObject(Base):
+    """One content-addressed file. The row exists only while its blob exists; it is
+    deleted (with its blob) when the last model_files row naming it goes away."""
+
+    __tablename__ = "objects"
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    created_on: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ModelFile(Base):
+    """A model's file: its path inside the model and the object holding its bytes."""
+
+    __tablename__ = "model_files"
+    model_id: Mapped[str] = mapped_column(
+        ForeignKey("models.id", ondelete="CASCADE"), primary_key=True)
+    path: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    sha256: Mapped[str] = mapped_column(ForeignKey("objects.sha256"), index=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+
+
+class StoredFile(Base):
+    """A plain file (DESIGN §2.8): its bytes are its completed session's chunks."""
+
+    __tablename__ = "stored_files"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("upload_sessions.id"), unique=True)
+    file_name: Mapped[str] = mapped_column(String(255))
+    file_context: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
     created_on: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -1,1 +1,1 @@
-"""Background execution of dock-status jobs (import now; export and delete later)."""
+"""Background execution of dock-status jobs: import, export and delete."""

@@ -2,8 +2,9 @@
 
 The staging directory is local scratch space owned by this job id; a retried job starts
 by wiping it, so a crash half way leaves nothing that a later attempt would trust. The
-model's files become visible (put_directory) before the model row is committed; a
-crash between the two leaves files that the retried job replaces.
+model's files move into the content-addressed store inside the transaction that
+registers the model (services/registry.py), and the job is marked SUCCESS in that same
+transaction.
 """
 
 from __future__ import annotations
@@ -54,9 +55,8 @@ def run(ctx: JobContext) -> None:
         result = run_import(_chunk_bytes(ctx.store, chunks), _request(session, ctx), staging,
                             ctx.progress)
         ctx.progress("REGISTERING", 1.0, force=True)
-        ctx.store.put_directory(staging / "model", layout.model_prefix(session.model_id))
         with ctx.database.transaction() as db:
-            registry.register(db, session, result)
+            registry.register(db, ctx.store, session, result, staging / "model")
             if not jobs.finish(db, ctx.job.id, ctx.owner):
                 raise LeaseLost(ctx.job.id)
     finally:

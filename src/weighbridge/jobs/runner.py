@@ -15,7 +15,7 @@ from collections.abc import Callable
 from weighbridge.db.engine import Database
 from weighbridge.db.tables import Job
 from weighbridge.errors import ErrorCode, WeighbridgeError
-from weighbridge.jobs import import_job
+from weighbridge.jobs import import_job, model_jobs
 from weighbridge.jobs.context import JobContext, LeaseLost
 from weighbridge.services import jobs
 from weighbridge.settings import Settings
@@ -23,7 +23,11 @@ from weighbridge.storage.base import BlobStore
 
 log = logging.getLogger("weighbridge.jobs")
 
-HANDLERS: dict[str, Callable[[JobContext], None]] = {jobs.Action.IMPORT: import_job.run}
+HANDLERS: dict[str, Callable[[JobContext], None]] = {
+    jobs.Action.IMPORT: import_job.run,
+    jobs.Action.EXPORT: model_jobs.run_export,
+    jobs.Action.DELETE: model_jobs.run_delete,
+}
 CLEANUPS: dict[str, Callable[[JobContext], None]] = {
     jobs.Action.IMPORT: import_job.release_chunks}
 

@@ -42,6 +42,17 @@ def create_import(db: Session, session: UploadSession) -> Job:
     return job
 
 
+def create_for_model(db: Session, account_id: str, model_id: str, action: str) -> Job:
+    now = datetime.now(UTC)
+    job = Job(
+        id=ids.new_dock_status_id(), account_id=account_id, model_id=model_id, session_id=None,
+        action=action, status=JobStatus.IN_PROGRESS, phase="QUEUED", percentage=0, attempts=0,
+        created_on=now, updated_on=now,
+    )
+    repo.add(db, job)
+    return job
+
+
 def get_owned(db: Session, account_id: str, job_id: str) -> Job:
     job = repo.get_for_account(db, account_id, job_id) if ids.is_dock_status_id(job_id) else None
     if job is None:

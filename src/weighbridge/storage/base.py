@@ -42,6 +42,10 @@ class BlobStore(Protocol):
 
     def iter_bytes(self, key: str, piece_bytes: int = READ_PIECE_BYTES) -> Iterator[bytes]: ...
 
+    def iter_range(self, key: str, offset: int, length: int,
+                   piece_bytes: int = READ_PIECE_BYTES) -> Iterator[bytes]:
+        """`length` bytes from `offset`; raises if the blob is shorter."""
+
     def size(self, key: str) -> int: ...
 
     def exists(self, key: str) -> bool: ...
@@ -54,8 +58,8 @@ class BlobStore(Protocol):
 
     def list_prefix(self, prefix: str) -> list[str]: ...
 
-    def put_directory(self, local_dir: Path, prefix: str) -> None:
-        """Move a finished local directory tree under `prefix`, replacing what was there.
+    def put_file(self, local_path: Path, key: str) -> None:
+        """Move a finished local file to `key`, replacing what was there.
 
-        `local_dir` is consumed: the local store renames it, others upload then delete it.
+        `local_path` is consumed: the local store renames it, others upload then delete it.
         """

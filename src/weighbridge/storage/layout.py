@@ -4,7 +4,8 @@ Blob keys (relative to the store's root):
 
     sessions/<sessionId>/chunk-<uploadId>     one received chunk; the chunks table says
                                               which chunk number it is
-    models/<modelId>/<path inside the model>  an imported model's files
+    objects/sha256/<ab>/<sha256>              a model file, stored once by content however
+                                              many models use it (model_files says which)
 
 Local paths (always on the server's own disk, under data_dir):
 
@@ -28,12 +29,8 @@ def session_prefix(session_id: str) -> str:
     return f"sessions/{session_id}"
 
 
-def model_prefix(model_id: str) -> str:
-    return f"models/{model_id}"
-
-
-def model_file_key(model_id: str, path: str) -> str:
-    return f"{model_prefix(model_id)}/{path}"
+def object_key(sha256: str) -> str:
+    return f"objects/sha256/{sha256[:2]}/{sha256}"
 
 
 def staging_dir(data_dir: Path, job_id: str) -> Path:

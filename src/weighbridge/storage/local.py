@@ -127,6 +127,17 @@ class LocalBlobStore:
             while piece := f.read(piece_bytes):
                 yield piece
 
+    def iter_range(self, key: str, offset: int, length: int,
+                   piece_bytes: int = READ_PIECE_BYTES) -> Iterator[bytes]:
+        with open(self._path(key), "rb", buffering=0) as f:
+            f.seek(offset)
+            while length > 0:
+                piece = f.read(min(piece_bytes, length))
+                if not piece:
+                    raise OSError(errno.EIO, f"blob {key} is shorter than expected")
+                length -= len(piece)
+                yield piece
+
     def size(self, key: str) -> int:
         return self._path(key).stat().st_size
 
@@ -149,14 +160,13 @@ class LocalBlobStore:
             if p.is_file() and not p.name.startswith(PART_PREFIX)
         )
 
-    def put_directory(self, local_dir: Path, prefix: str) -> None:
-        dest = self._path(prefix)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        # A retried job may find a previous attempt's copy; the new one replaces it.
-        shutil.rmtree(dest, ignore_errors=True)
+    def put_file(self, local_path: Path, key: str) -> None:
+        dest = self._path(key)
         try:
-            os.replace(local_dir, dest)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            # Staging lives on the same file system (data_dir), so this is a rename.
+            os.replace(local_path, dest)
         except OSError as exc:
             if exc.errno != errno.EXDEV:
-                raise translate_os_error(exc, "storing the model") from exc
-            shutil.move(str(local_dir), str(dest))
+                raise translate_os_error(exc, "storing a file") from exc
+            shutil.move(str(local_path), str(dest))

@@ -25,6 +25,12 @@ def upgrade() -> None:
     sa.Column('created_on', weighbridge.db.tables.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
+    op.create_table('objects',
+    sa.Column('sha256', sa.String(length=64), nullable=False),
+    sa.Column('size', sa.BigInteger(), nullable=False),
+    sa.Column('created_on', weighbridge.db.tables.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('sha256')
+    )
     op.create_table('api_keys',
     sa.Column('id', sa.String(length=64), nullable=False),
     sa.Column('account_id', sa.String(length=64), nullable=False),
@@ -77,7 +83,6 @@ def upgrade() -> None:
     sa.Column('dtypes', sa.JSON(), nullable=False),
     sa.Column('size_bytes', sa.BigInteger(), nullable=False),
     sa.Column('sha256', sa.String(length=64), nullable=False),
-    sa.Column('files', sa.JSON(), nullable=False),
     sa.Column('warnings', sa.JSON(), nullable=False),
     sa.Column('created_on', weighbridge.db.tables.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], ),
@@ -125,9 +130,45 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['session_id'], ['upload_sessions.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('session_id', 'chunk_number')
     )
+    op.create_table('model_files',
+    sa.Column('model_id', sa.String(length=64), nullable=False),
+    sa.Column('path', sa.String(length=1024), nullable=False),
+    sa.Column('sha256', sa.String(length=64), nullable=False),
+    sa.Column('size', sa.BigInteger(), nullable=False),
+    sa.ForeignKeyConstraint(['model_id'], ['models.id'], ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['sha256'], ['objects.sha256'], ),
+    sa.PrimaryKeyConstraint('model_id', 'path')
+    )
+    with op.batch_alter_table('model_files', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_model_files_sha256'), ['sha256'], unique=False)
+
+    op.create_table('stored_files',
+    sa.Column('id', sa.String(length=64), nullable=False),
+    sa.Column('account_id', sa.String(length=64), nullable=False),
+    sa.Column('session_id', sa.String(length=64), nullable=False),
+    sa.Column('file_name', sa.String(length=255), nullable=False),
+    sa.Column('file_context', sa.String(length=64), nullable=False),
+    sa.Column('size', sa.BigInteger(), nullable=False),
+    sa.Column('created_on', weighbridge.db.tables.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], ),
+    sa.ForeignKeyConstraint(['session_id'], ['upload_sessions.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('session_id')
+    )
+    with op.batch_alter_table('stored_files', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_stored_files_account_id'), ['account_id'], unique=False)
+
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('stored_files', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_stored_files_account_id'))
+
+    op.drop_table('stored_files')
+    with op.batch_alter_table('model_files', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_model_files_sha256'))
+
+    op.drop_table('model_files')
     op.drop_table('chunks')
     with op.batch_alter_table('upload_sessions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_upload_sessions_expires_on'))
@@ -148,4 +189,5 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_api_keys_account_id'))
 
     op.drop_table('api_keys')
+    op.drop_table('objects')
     op.drop_table('accounts')
