@@ -33,6 +33,8 @@ class Owned:
     dock_id: str
     model_id: str
     failed_dock_id: str
+    export_dock_id: str
+    download_url: str
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +46,13 @@ def owned(server: LiveServer, api_key: str, tiny_tar: bytes) -> Owned:
         assert job["status"] == "SUCCESS", job
         _, failed, failed_job = upload_session(api, b"not a tar at all" * 40, "tar", 1)
         assert failed_job["status"] == "FAILED", failed_job
+        r = api.post(f"/api/public/models/{session['modelId']}/export")
+        assert r.status_code == 200, r.text
+        exported = wait_job(api, r.json()["dockStatusId"])
+        assert exported["status"] == "SUCCESS", exported
         return Owned(open_sid, session["sessionId"], done["dockStatusId"], session["modelId"],
-                     failed["dockStatusId"])
+                     failed["dockStatusId"], exported["_id"],
+                     exported["response"]["downloadUrl"])
 
 
 def routes(o: Owned) -> list[tuple[str, str, dict[str, Any]]]:
@@ -63,12 +70,16 @@ def routes(o: Owned) -> list[tuple[str, str, dict[str, Any]]]:
         ("GET", f"/api/public/dock-status/{o.dock_id}", {}),
         ("GET", "/api/public/models", {}),
         ("GET", f"/api/public/models/{o.model_id}", {}),
+        ("DELETE", f"/api/public/models/{o.model_id}", {}),
+        ("POST", f"/api/public/models/{o.model_id}/export", {}),
+        ("GET", f"/api/public/exports/{o.export_dock_id}/download", {}),
         ("GET", "/api/public/limits", {}),
     ]
 
 
 ROUTE_IDS = ["start", "chunk-raw", "chunk-multipart", "complete", "session-get",
-             "session-delete", "dock-status", "models-list", "model-get", "limits"]
+             "session-delete", "dock-status", "models-list", "model-get", "model-delete",
+             "model-export", "export-download", "limits"]
 
 
 @pytest.mark.parametrize("index", range(len(ROUTE_IDS)), ids=ROUTE_IDS)
@@ -83,10 +94,11 @@ def test_every_route_needs_a_valid_key(server: LiveServer, api: httpx.Client, ow
     with httpx.Client(base_url=server.url, timeout=60) as anonymous:
         r = anonymous.request(method, path, headers=headers, **kwargs)
     error(r, 401, "UNAUTHORIZED")
-    # Nothing happened to the owner's open session.
+    # Nothing happened to the owner's open session or model.
     state = session_state(api, owned.open_sid)
     assert state["status"] == "OPEN"
     assert [c["chunkNumber"] for c in state["receivedChunks"]] == [0]
+    assert api.get(f"/api/public/models/{owned.model_id}").json()["status"] == "READY"
 
 
 def test_another_accounts_session_does_not_exist(api: httpx.Client, other_api: httpx.Client,
@@ -105,13 +117,24 @@ def test_another_accounts_session_does_not_exist(api: httpx.Client, other_api: h
 
 
 def test_another_accounts_job_does_not_exist(other_api: httpx.Client, owned: Owned) -> None:
-    error(other_api.get(f"/api/public/dock-status/{owned.dock_id}"), 404, "NOT_FOUND")
-    error(other_api.get(f"/api/public/dock-status/{owned.failed_dock_id}"), 404, "NOT_FOUND")
+    for dock_id in (owned.dock_id, owned.failed_dock_id, owned.export_dock_id):
+        error(other_api.get(f"/api/public/dock-status/{dock_id}"), 404, "NOT_FOUND")
+
+
+def test_another_accounts_export_cannot_be_downloaded(api: httpx.Client,
+                                                      other_api: httpx.Client,
+                                                      owned: Owned) -> None:
+    error(other_api.get(owned.download_url), 404, "NOT_FOUND")
+    error(other_api.get(f"/api/public/exports/{owned.export_dock_id}/download"), 404,
+          "NOT_FOUND")
+    assert api.get(owned.download_url).status_code == 200
 
 
 def test_another_accounts_model_does_not_exist(api: httpx.Client, other_api: httpx.Client,
                                                owned: Owned) -> None:
     error(other_api.get(f"/api/public/models/{owned.model_id}"), 404, "NOT_FOUND")
+    error(other_api.delete(f"/api/public/models/{owned.model_id}"), 404, "NOT_FOUND")
+    error(other_api.post(f"/api/public/models/{owned.model_id}/export"), 404, "NOT_FOUND")
     r = other_api.get("/api/public/models", params={"limit": 500})
     assert r.status_code == 200, r.text
     assert owned.model_id not in {m["modelId"] for m in r.json()["models"]}
