@@ -1,33 +1,55 @@
 """`Client`: the SDK's one entry point, a typed wrapper over the weighbridge HTTP API.
 
 It owns the import flow (read limits → plan chunks → hash → start or resume a session →
-upload missing chunks in parallel → complete → wait for the job) and the plain calls
-around it. It never prints: progress and job status reach the caller through callbacks,
-and every failure is one of the exceptions in `weighbridge.client.errors`.
+upload missing chunks in parallel → complete → wait for the job), the export flow
+(request → wait for the job → resumable download → check against the model record), and
+the plain calls around them. It never prints: progress and job status reach the caller
+through callbacks, and every failure is one of the exceptions in
+`weighbridge.client.errors`.
 """
 
 from __future__ import annotations
 
 import os
-import threading
-from collections.abc import Callable, Mapping
-from dataclasses import replace
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
 import httpx
 
-from weighbridge.client.errors import ApiError, ImportFailed, WeighbridgeClientError
+from weighbridge.client import jobs
+from weighbridge.client.errors import ApiError, WeighbridgeClientError
+from weighbridge.client.exporter import ExportOutcome, export_to
 from weighbridge.client.importer import ImportOutcome, UploadRequest, upload_model
+from weighbridge.client.jobs import StatusCallback
 from weighbridge.client.packing import open_source
-from weighbridge.client.resume import ResumeStore, default_state_dir
+from weighbridge.client.resume import DownloadStore, ResumeStore, default_state_dir
 from weighbridge.client.transport import RetryPolicy, Transport
 from weighbridge.client.uploader import Limits, ProgressCallback
 
 API = "/api/public"
 DEFAULT_TIMEOUT = httpx.Timeout(120.0, connect=10.0)
-StatusCallback = Callable[[dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class ModelPage:
+    """One page of `list_models`: the models and where the page lies in the whole list."""
+
+    models: list[dict[str, Any]]
+    total: int | None
+    limit: int
+    offset: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """The server's shape: `{"models", "total", "limit", "offset"}`."""
+        return {
+            "models": self.models,
+            "total": self.total,
+            "limit": self.limit,
+            "offset": self.offset,
+        }
 
 
 class Client:
@@ -58,7 +80,9 @@ class Client:
             retry=retry or RetryPolicy(max_attempts=max_attempts),
             http_transport=http_transport,
         )
-        self._resume = ResumeStore(Path(state_dir) if state_dir else default_state_dir())
+        state = Path(state_dir) if state_dir else default_state_dir()
+        self._resume = ResumeStore(state)
+        self._downloads = DownloadStore(state)
 
     @property
     def host(self) -> str:
@@ -100,19 +124,96 @@ class Client:
     def dock_status(self, dock_status_id: str) -> dict[str, Any]:
         return _as_dict(self._transport.get_json(f"{API}/dock-status/{dock_status_id}"))
 
-    def list_models(self, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
-        data = self._transport.get_json(f"{API}/models", params={"limit": limit, "offset": offset})
+    def list_models(
+        self,
+        limit: int = 50,
+        offset: int = 0,
+        *,
+        name: str | None = None,
+        is_adapter: bool | None = None,
+        format: str | None = None,
+        status: str | None = None,
+    ) -> ModelPage:
+        """One page of the account's models, filtered (`name` matches any part of it)."""
+        params: dict[str, str | int] = {"limit": limit, "offset": offset}
+        if name:
+            params["name"] = name
+        if is_adapter is not None:
+            params["isAdapter"] = "true" if is_adapter else "false"
+        if format:
+            params["format"] = format
+        if status:
+            params["status"] = status
+        data = self._transport.get_json(f"{API}/models", params=params)
+        total: Any = None
         if isinstance(data, Mapping):  # a page object; the list is under one of these
+            total = data.get("total")
             data = next((data[k] for k in ("models", "items", "data", "results") if k in data), [])
-        return [m for m in data if isinstance(m, dict)] if isinstance(data, list) else []
+        models = [m for m in data if isinstance(m, dict)] if isinstance(data, list) else []
+        if not isinstance(total, int) or isinstance(total, bool):
+            total = None
+        return ModelPage(models=models, total=total, limit=limit, offset=offset)
 
     def get_model(self, model_id: str) -> dict[str, Any]:
         return _as_dict(self._transport.get_json(f"{API}/models/{model_id}"))
 
-    def delete_model(self, model_id: str) -> dict[str, Any]:
-        """Start deleting a model; answers the delete job's dock status."""
+    def delete_model(
+        self,
+        model_id: str,
+        *,
+        wait: bool = True,
+        poll_interval: float = 1.0,
+        on_status: StatusCallback | None = None,
+    ) -> dict[str, Any]:
+        """Delete a model; answers the delete job's dock status (final, if `wait`).
+
+        Raises `JobFailed` if the delete job fails.
+        """
         response = self._transport.request("DELETE", f"{API}/models/{model_id}")
-        return _as_dict(self._transport.decode(response)) if response.content else {}
+        status = _as_dict(self._transport.decode(response))
+        if not wait:
+            return status
+        return jobs.settle(
+            self.dock_status, status, poll_interval=poll_interval, on_status=on_status
+        )
+
+    def export_model(
+        self,
+        model_id: str,
+        output_path: str | os.PathLike[str],
+        *,
+        progress: ProgressCallback | None = None,
+        resume: bool = True,
+        verify: bool = True,
+        verify_progress: ProgressCallback | None = None,
+        on_status: StatusCallback | None = None,
+        poll_interval: float = 1.0,
+    ) -> ExportOutcome:
+        """Export a model as an uncompressed tar to `output_path` (a file, or a folder).
+
+        Asks the server for the export, waits for it (`on_status` on each poll), then
+        downloads it into `<output>.part`, reporting `progress(bytes_done, bytes_total)`.
+        An interrupted download of the same model to the same path is resumed unless
+        `resume=False`. With `verify`, the tar's files are checked against the model
+        record (`verify_progress` follows that pass) before the file is put in place.
+        """
+        record = self.get_model(model_id) if verify else None
+        response = self._transport.request("POST", f"{API}/models/{model_id}/export")
+        status = _as_dict(self._transport.decode(response))
+        final = jobs.settle(
+            self.dock_status, status, poll_interval=poll_interval, on_status=on_status
+        )
+        return export_to(
+            self._transport,
+            self._downloads,
+            final,
+            model_id,
+            Path(output_path),
+            record=record,
+            resume=resume,
+            progress=progress,
+            verify_progress=verify_progress,
+        )
 
     def wait_for_job(
         self,
@@ -122,33 +223,15 @@ class Client:
         timeout: float | None = None,
         on_status: StatusCallback | None = None,
     ) -> dict[str, Any]:
-        """Poll a job until SUCCESS (its status is returned) or FAILED (`ImportFailed`)."""
-        waited = 0.0
-        delay = min(0.2, poll_interval)
-        while True:
-            status = self.dock_status(dock_status_id)
-            if on_status is not None:
-                on_status(status)
-            state = str(status.get("status", "")).upper()
-            if state == "SUCCESS":
-                return status
-            if state == "FAILED":
-                raw_error = status.get("error")
-                error: dict[str, Any] = raw_error if isinstance(raw_error, dict) else {}
-                raise ImportFailed(
-                    str(error.get("code") or "JOB_FAILED"),
-                    str(error.get("msg") or f"Job {dock_status_id} failed without a reason."),
-                    status,
-                )
-            if timeout is not None and waited >= timeout:
-                raise WeighbridgeClientError(
-                    "WAIT_TIMEOUT",
-                    f"Job {dock_status_id} is still {state or 'running'} after {timeout:g} s; "
-                    f"check it later with `weighbridge status {dock_status_id}`.",
-                )
-            threading.Event().wait(delay)
-            waited += delay
-            delay = min(poll_interval, delay * 1.5)  # quick first looks, then steady
+        """Poll a job until SUCCESS (its status is returned) or FAILED (`JobFailed`; an
+        import's is `ImportFailed`)."""
+        return jobs.wait_for_job(
+            self.dock_status,
+            dock_status_id,
+            poll_interval=poll_interval,
+            timeout=timeout,
+            on_status=on_status,
+        )
 
     # -- import --------------------------------------------------------------------
 

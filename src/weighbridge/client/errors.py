@@ -4,9 +4,12 @@ Foreign exceptions (httpx's, OSError from reading the model) are translated wher
 enter the SDK and kept as `__cause__`, so callers only ever catch these classes:
 
 - `ApiError`: the server answered with an error status; carries its code and message.
+- `JobFailed`: a server job (export, delete) ended FAILED; `ImportFailed` is the import's.
 - `ImportFailed`: the upload went through but the import job ended FAILED.
 - `TransportError`: the server could not be reached, even after retrying.
-- `LocalInputError`: the path to upload or an option is unusable (caught before upload).
+- `LocalInputError`: the path to upload or an option is unusable (caught before upload),
+  or a downloaded file cannot be written.
+- `DownloadError`: a download's bytes cannot be the expected file (size or contents).
 """
 
 from __future__ import annotations
@@ -49,15 +52,19 @@ class ApiError(WeighbridgeClientError):
         return f"ApiError({self.status}, {self.code!r}, {self.msg!r})"
 
 
-class ImportFailed(WeighbridgeClientError):
-    """The import job ended FAILED; `dock_status` is the job's last status document."""
+class JobFailed(WeighbridgeClientError):
+    """A server job ended FAILED; `dock_status` is the job's last status document."""
 
     def __init__(self, code: str, msg: str, dock_status: dict[str, Any]) -> None:
         super().__init__(code, msg)
         self.dock_status = dock_status
 
     def __repr__(self) -> str:
-        return f"ImportFailed({self.code!r}, {self.msg!r})"
+        return f"{type(self).__name__}({self.code!r}, {self.msg!r})"
+
+
+class ImportFailed(JobFailed):
+    """The import job ended FAILED: the server refused the model (see `code`)."""
 
 
 class TransportError(WeighbridgeClientError):
@@ -66,6 +73,10 @@ class TransportError(WeighbridgeClientError):
     def __init__(self, msg: str, attempts: int) -> None:
         super().__init__("CONNECTION_FAILED", msg)
         self.attempts = attempts
+
+
+class DownloadError(WeighbridgeClientError):
+    """A download's bytes cannot be the expected file; the partial file was deleted."""
 
 
 class LocalInputError(WeighbridgeClientError):

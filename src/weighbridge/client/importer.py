@@ -17,7 +17,7 @@ from typing import Any
 from weighbridge.client.errors import ApiError, WeighbridgeClientError
 from weighbridge.client.hashing import source_sha256
 from weighbridge.client.packing import ByteSource
-from weighbridge.client.resume import ResumeStore, UploadState, upload_key
+from weighbridge.client.resume import ResumeStore, UploadState, state_key
 from weighbridge.client.transport import Transport
 from weighbridge.client.uploader import (
     ChunkPlan,
@@ -83,7 +83,7 @@ def upload_model(
         start_body["baseModel"] = request.base_model
     if request.name:
         start_body["name"] = request.name
-    key = upload_key(host=transport.base_url, **start_body)
+    key = state_key(host=transport.base_url, **start_body)
     # Only one process at a time may continue (and save) an upload's session; a second,
     # concurrent import of the same input gets a session of its own.
     with store.claim(key) as owned:

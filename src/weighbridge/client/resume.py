@@ -1,17 +1,27 @@
-"""Resume state: which server session an interrupted upload of the same input belongs to.
+"""Resume state: what an interrupted upload or download needs to pick up where it stopped.
 
-One small JSON file per upload, named by a hash of everything that makes an upload "the
-same" (server, file sha256, size, chunk plan, name, adapter flags), in the state folder:
+One small JSON file per transfer, named by a hash of everything that makes it "the same"
+(an upload: server, file sha256, size, chunk plan, name, adapter flags; a download: server,
+model and target path), in the state folder:
 
-    <state dir>/uploads/<key>.json   {"version": 1, "idempotencyKey", "sessionId"}
-    <state dir>/uploads/<key>.lock   flock()ed by the process uploading it right now
+    <state dir>/uploads/<key>.json     {"version": 1, "idempotencyKey", "sessionId"}
+    <state dir>/uploads/<key>.lock     flock()ed by the process uploading it right now
+    <state dir>/downloads/<key>.json   {"version": 1, "validator", "sizeBytes"}
+    <state dir>/downloads/<key>.lock   flock()ed by the process downloading it right now
 
-It is written before the session is started (so a start whose answer was lost is retried
-with the same Idempotency-Key), updated with the session id, and deleted once the upload
-is completed. Writes are atomic (temp file, fsync, rename). A file that cannot be read,
+An upload's state is the server session its chunks went to. A download's is the validator
+(ETag) the bytes in `<target>.part` came with, sent back as `If-Range` so a changed
+export restarts from zero instead of splicing two versions together.
+
+
+An upload's state is written before the session is started (so a start whose answer was
+lost is retried with the same Idempotency-Key), updated with the session id, and deleted
+once the upload is completed; a download's is written when the first answer names its
+validator and deleted once the file is in place. Writes are atomic (temp file, fsync, rename). A file that cannot be read,
 is not valid JSON or has another version is deleted and ignored: resuming is an
 optimisation, never a reason to fail. The lock keeps two concurrent imports of the same
-input from filling (and completing) one session between them.
+input from filling (and completing) one session between them, and two downloads from
+writing one `.part` file.
 """
 
 from __future__ import annotations
@@ -22,7 +32,7 @@ import json
 import os
 import tempfile
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -47,45 +57,41 @@ class UploadState:
     version: int = STATE_VERSION
 
 
-def upload_key(**identity: Any) -> str:
-    """A stable name for an upload from the fields that identify it."""
+@dataclass
+class DownloadState:
+    validator: str
+    size_bytes: int | None = None
+    version: int = STATE_VERSION
+
+
+def state_key(**identity: Any) -> str:
+    """A stable name for a transfer from the fields that identify it."""
     text = json.dumps(identity, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-class ResumeStore:
-    """Upload states under `directory/uploads`, one file per upload key."""
+class _StateFolder:
+    """Versioned JSON states and their locks in one folder, one file per key."""
 
-    def __init__(self, directory: Path) -> None:
-        self.folder = directory / "uploads"
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
 
     def _path(self, key: str) -> Path:
         return self.folder / f"{key}.json"
 
-    def load(self, key: str) -> UploadState | None:
-        path = self._path(key)
+    def _load_raw(self, key: str) -> dict[str, Any] | None:
+        """The state's JSON object; None when absent. Raises ValueError when unusable."""
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            if data.get("version") != STATE_VERSION:
-                raise ValueError("unknown version")
-            session_id = data.get("sessionId")
-            return UploadState(
-                idempotency_key=str(data["idempotencyKey"]),
-                session_id=str(session_id) if session_id else None,
-            )
+            data = json.loads(self._path(key).read_text(encoding="utf-8"))
         except FileNotFoundError:
             return None
-        except (OSError, ValueError, KeyError, AttributeError, TypeError):
-            self.delete(key)  # heal: a broken state file only costs a fresh upload
-            return None
+        except OSError as exc:
+            raise ValueError("unreadable") from exc
+        if not isinstance(data, dict) or data.get("version") != STATE_VERSION:
+            raise ValueError("unknown version")
+        return data
 
-    def save(self, key: str, state: UploadState) -> None:
-        data = asdict(state)
-        payload = {
-            "version": data["version"],
-            "idempotencyKey": data["idempotency_key"],
-            "sessionId": data["session_id"],
-        }
+    def _save_raw(self, key: str, payload: dict[str, Any]) -> None:
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-", suffix=".json")
@@ -100,11 +106,11 @@ class ResumeStore:
                     os.unlink(tmp)
                 raise
         except OSError:
-            pass  # a read-only home must not stop an upload; it just cannot be resumed
+            pass  # a read-only home must not stop a transfer; it just cannot be resumed
 
     @contextlib.contextmanager
     def claim(self, key: str) -> Iterator[bool]:
-        """Hold the upload's lock while inside; yields False if another process holds it."""
+        """Hold the transfer's lock while inside; yields False if another process holds it."""
         if fcntl is None:
             yield False
             return
@@ -125,7 +131,66 @@ class ResumeStore:
             os.close(fd)  # releases the lock; the lock file stays, harmless and reused
 
     def delete(self, key: str) -> None:
-        """Forget an upload (finished, or its state was unreadable)."""
+        """Forget a transfer (finished, or its state was unreadable)."""
         for path in (self._path(key), self.folder / f"{key}.lock"):
             with contextlib.suppress(OSError):
                 path.unlink()
+
+
+class ResumeStore(_StateFolder):
+    """Upload states under `directory/uploads`, one file per upload key."""
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__(directory / "uploads")
+
+    def load(self, key: str) -> UploadState | None:
+        try:
+            data = self._load_raw(key)
+            if data is None:
+                return None
+            session_id = data.get("sessionId")
+            return UploadState(
+                idempotency_key=str(data["idempotencyKey"]),
+                session_id=str(session_id) if session_id else None,
+            )
+        except (ValueError, KeyError, TypeError):
+            self.delete(key)  # heal: a broken state file only costs a fresh upload
+            return None
+
+    def save(self, key: str, state: UploadState) -> None:
+        self._save_raw(
+            key,
+            {
+                "version": state.version,
+                "idempotencyKey": state.idempotency_key,
+                "sessionId": state.session_id,
+            },
+        )
+
+
+class DownloadStore(_StateFolder):
+    """Download states under `directory/downloads`, one file per download key."""
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__(directory / "downloads")
+
+    def load(self, key: str) -> DownloadState | None:
+        try:
+            data = self._load_raw(key)
+            if data is None:
+                return None
+            validator, size = data["validator"], data.get("sizeBytes")
+            if not isinstance(validator, str) or not validator:
+                raise ValueError("no validator")
+            if size is not None and (not isinstance(size, int) or isinstance(size, bool)):
+                raise ValueError("bad size")
+            return DownloadState(validator=validator, size_bytes=size)
+        except (ValueError, KeyError, TypeError):
+            self.delete(key)  # heal: a broken state file only costs a fresh download
+            return None
+
+    def save(self, key: str, state: DownloadState) -> None:
+        self._save_raw(
+            key,
+            {"version": state.version, "validator": state.validator, "sizeBytes": state.size_bytes},
+        )

@@ -8,15 +8,21 @@ a retry re-reads the bytes from their source instead of keeping them in memory. 
 error status raises `ApiError` at once. Every call the SDK makes is safe to repeat: start
 carries an Idempotency-Key, a re-sent chunk replaces the earlier copy and complete answers
 the same job again.
+
+Downloads are the one exception to "retry inside": `stream` makes a single streamed GET
+and hands back the response, because only the caller knows where to resume a body cut
+off in the middle. Wire failures reach it as `StreamBroken`. The API key goes only to the
+server's own origin, never to another host a download URL might point at.
 """
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -69,6 +75,21 @@ class RetryPolicy:
 
 class Cancelled(Exception):
     """Internal: the caller gave up on this request (another chunk failed, or Ctrl-C)."""
+
+
+class StreamBroken(Exception):
+    """Internal: a streamed request failed on the wire, before or while reading its body."""
+
+
+def same_origin(url: httpx.URL, other: httpx.URL) -> bool:
+    return (url.scheme, url.host, url.port or _DEFAULT_PORTS.get(url.scheme)) == (
+        other.scheme,
+        other.host,
+        other.port or _DEFAULT_PORTS.get(other.scheme),
+    )
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def is_retryable_status(status: int) -> bool:
@@ -194,6 +215,44 @@ class Transport:
                 self.retry.pause(self.retry.delay(attempt, wait), cancel)
                 continue
             raise parse_error(response)
+
+    @contextlib.contextmanager
+    def stream(self, url: str, headers: Mapping[str, str]) -> Iterator[httpx.Response]:
+        """One streamed GET of `url` (a path or an absolute URL), whatever its status.
+
+        Not retried here: see the module docstring. Read the body with `iter_body`.
+        """
+        request = self._http.build_request("GET", url, headers=headers)
+        if not same_origin(request.url, self._http.base_url):
+            del request.headers["X-api-key"]  # e.g. a presigned URL: it needs no key
+        try:
+            response = self._http.send(request, stream=True)
+        except httpx.TransportError as exc:
+            raise StreamBroken(str(exc) or type(exc).__name__) from exc
+        try:
+            yield response
+        finally:
+            response.close()
+
+    @staticmethod
+    def iter_body(response: httpx.Response) -> Iterator[bytes]:
+        """The body of a `stream` response, each piece as soon as it arrives (so a piece
+        is at most one network read; none is held back when the connection drops)."""
+        try:
+            yield from response.iter_bytes()
+        except httpx.TransportError as exc:
+            raise StreamBroken(str(exc) or type(exc).__name__) from exc
+
+    @staticmethod
+    def error_of(response: httpx.Response) -> ApiError:
+        """The `ApiError` of a `stream` response with an error status (reads its body)."""
+        try:
+            response.read()
+        except httpx.TransportError:
+            status = response.status_code
+            msg = f"The server answered {status} {response.reason_phrase}."
+            return ApiError(status, f"HTTP_{status}", msg, None)
+        return parse_error(response)
 
     def get_json(self, path: str, *, params: Mapping[str, str | int] | None = None) -> Any:
         return self.decode(self.request("GET", path, params=params))

@@ -218,7 +218,7 @@ def test_plain_calls(tmp_path: Path) -> None:
 
     client = Client("wb.test", "key", http_transport=httpx.MockTransport(handler))
     assert client.host == "http://wb.test"
-    assert client.list_models(limit=2) == models
+    assert client.list_models(limit=2).models == models
     assert client.get_model("cm-1") == models[0]
     assert client.limits().max_chunks == 9
     assert client.abort_session("s")["status"] == "ABORTED"

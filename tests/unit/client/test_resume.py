@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from weighbridge.client.resume import ResumeStore, UploadState, upload_key
+from weighbridge.client.resume import ResumeStore, UploadState, state_key
 
 
 def test_state_round_trips_as_versioned_json(tmp_path: Path) -> None:
@@ -51,6 +51,6 @@ def test_only_one_claim_at_a_time(tmp_path: Path) -> None:
         assert again is True
 
 
-def test_upload_keys_are_stable_and_distinct() -> None:
-    assert upload_key(a=1, b="x") == upload_key(b="x", a=1)
-    assert upload_key(a=1) != upload_key(a=2)
+def test_state_keys_are_stable_and_distinct() -> None:
+    assert state_key(a=1, b="x") == state_key(b="x", a=1)
+    assert state_key(a=1) != state_key(a=2)
