@@ -1,13 +1,13 @@
 """The CLI's exit codes: one table, and the one function that maps an error onto it.
 
-| code | meaning                                                   |
-|------|-----------------------------------------------------------|
-| 0    | success                                                   |
-| 1    | the import job failed (the model was refused)             |
-| 2    | usage or configuration (bad option, missing key, bad path) |
-| 3    | the server refused a request (API error)                  |
-| 4    | the server could not be reached                           |
-| 130  | interrupted (Ctrl-C); an upload can be resumed            |
+| code | meaning                                                                     |
+|------|-----------------------------------------------------------------------------|
+| 0    | success                                                                     |
+| 1    | a job failed: an import (the model was refused), an export or a delete      |
+| 2    | usage or configuration (bad option, missing key, bad path, unwritable file) |
+| 3    | the server refused a request (API error) or sent a download that is wrong   |
+| 4    | the server could not be reached                                             |
+| 130  | interrupted (Ctrl-C); an upload or a download can be resumed                |
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from enum import IntEnum
 
 from weighbridge.client.errors import (
     ApiError,
-    ImportFailed,
+    JobFailed,
     LocalInputError,
     TransportError,
     WeighbridgeClientError,
@@ -25,7 +25,8 @@ from weighbridge.client.errors import (
 
 class ExitCode(IntEnum):
     OK = 0
-    IMPORT_FAILED = 1
+    JOB_FAILED = 1
+    IMPORT_FAILED = 1  # the same code: an import is the first kind of job there was
     USAGE = 2
     API_ERROR = 3
     CONNECTION = 4
@@ -35,8 +36,8 @@ class ExitCode(IntEnum):
 def exit_code_for(error: BaseException) -> ExitCode:
     if isinstance(error, KeyboardInterrupt):
         return ExitCode.INTERRUPTED
-    if isinstance(error, ImportFailed):
-        return ExitCode.IMPORT_FAILED
+    if isinstance(error, JobFailed):
+        return ExitCode.JOB_FAILED
     if isinstance(error, TransportError):
         return ExitCode.CONNECTION
     if isinstance(error, ApiError):

@@ -1,4 +1,5 @@
-"""How client commands show things: models, jobs and errors, for people and as JSON.
+"""How client commands show things: models, jobs, exports and errors, for people and as
+JSON.
 
 Data (a model, a list, a job) goes to stdout, as a readable summary or, with `--json`,
 as the server's JSON record untouched; messages for people (progress, hints, errors) go
@@ -17,7 +18,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from weighbridge.cli.sizes import format_size
-from weighbridge.client.errors import ApiError, ImportFailed, WeighbridgeClientError
+from weighbridge.client import ExportOutcome
+from weighbridge.client.errors import ApiError, JobFailed, WeighbridgeClientError
 
 
 def stdout_console() -> Console:
@@ -113,6 +115,37 @@ def models_table(models: Sequence[Mapping[str, Any]]) -> Table:
     return table
 
 
+def page_footer(offset: int, shown: int, total: int | None) -> str | None:
+    """ "Models 51–100 of 230; more with --offset 100", or None when one page is all."""
+    if total is None or (offset == 0 and shown >= total):
+        return None
+    text = f"Models {offset + 1}–{offset + shown} of {total}"
+    if offset + shown < total:
+        text += f"; more with --offset {offset + shown}"
+    return text
+
+
+def export_object(outcome: ExportOutcome) -> dict[str, Any]:
+    """The `--json` form of a finished export."""
+    return {
+        "modelId": outcome.model_id,
+        "dockStatusId": outcome.dock_status_id,
+        "path": str(outcome.path),
+        "sizeBytes": outcome.size_bytes,
+        "resumedBytes": outcome.resumed_bytes,
+        "verifiedFiles": outcome.verified_files,
+    }
+
+
+def export_summary(outcome: ExportOutcome) -> Rows:
+    rows: Rows = [("file", _text(outcome.path)), ("size", _size(outcome.size_bytes))]
+    checked = outcome.verified_files
+    rows.append(("checked", f"{checked} files match the model record" if checked else "no"))
+    rows.append(("model", _text(outcome.model_id)))
+    rows.append(("job", _text(outcome.dock_status_id)))
+    return rows
+
+
 def job_summary(status: Mapping[str, Any]) -> Rows:
     rows: Rows = []
     state = str(status.get("status", ""))
@@ -135,7 +168,7 @@ def error_object(error: BaseException) -> dict[str, Any]:
     """The `--json` form of a failure: `{"error": {"code", "msg", ...}}`."""
     if isinstance(error, WeighbridgeClientError):
         body = error.to_dict()
-        if isinstance(error, ImportFailed):
+        if isinstance(error, JobFailed):
             body["dockStatusId"] = error.dock_status.get("_id") or error.dock_status.get(
                 "dockStatusId"
             )

@@ -5,99 +5,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import Any
 
 import pytest
-import typer
-from typer.testing import CliRunner
 
-from weighbridge.cli import client_cmds
+from tests.unit.cli.conftest import MODEL, StubClient
 from weighbridge.cli.exit_codes import ExitCode
 from weighbridge.client import (
     ApiError,
     ImportFailed,
-    ImportOutcome,
     TransportError,
     WeighbridgeClientError,
 )
-
-MODEL = {
-    "_id": "cm-1",
-    "modelId": "cm-1",
-    "name": "all-MiniLM-L6-v2",
-    "format": "safetensors",
-    "architecture": "BertModel",
-    "parameterCount": 22713728,
-    "sizeBytes": 91618861,
-    "warnings": [],
-}
-
-
-class StubClient:
-    """Records how it was built and called; answers from class attributes."""
-
-    calls: ClassVar[list[tuple[str, Any]]] = []
-    raises: ClassVar[BaseException | None] = None
-    model: ClassVar[dict[str, Any] | None] = MODEL
-
-    def __init__(self, host: str, api_key: str) -> None:
-        StubClient.calls.append(("init", (host, api_key)))
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        pass
-
-    def import_model(self, path: Path, **kwargs: Any) -> ImportOutcome:
-        StubClient.calls.append(("import_model", (path, kwargs)))
-        kwargs["hash_progress"](10, 10)
-        kwargs["progress"](10, 10)
-        kwargs["on_status"]({"_id": "ds-1", "status": "SUCCESS", "percentageComplete": 100})
-        if StubClient.raises is not None:
-            raise StubClient.raises
-        return ImportOutcome(
-            session_id="s-1",
-            dock_status_id="ds-1",
-            model_id="cm-1",
-            sha256="0" * 64,
-            file_size=10,
-            total_chunks=1,
-            model=StubClient.model if kwargs["wait"] else None,
-        )
-
-    def dock_status(self, dock_status_id: str) -> dict[str, Any]:
-        return {
-            "_id": dock_status_id,
-            "status": "FAILED",
-            "action": "IMPORT",
-            "error": {"code": "INVALID_MODEL", "msg": "bad tensor"},
-        }
-
-    def list_models(self, limit: int, offset: int) -> list[dict[str, Any]]:
-        StubClient.calls.append(("list_models", (limit, offset)))
-        return [MODEL]
-
-    def get_model(self, model_id: str) -> dict[str, Any]:
-        if StubClient.raises is not None:
-            raise StubClient.raises
-        return MODEL
-
-
-@pytest.fixture
-def run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
-    StubClient.calls = []
-    StubClient.raises = None
-    monkeypatch.setattr(client_cmds, "Client", StubClient)
-    monkeypatch.delenv("WEIGHBRIDGE_HOST", raising=False)
-    monkeypatch.setenv("WEIGHBRIDGE_API_KEY", "k")
-    app = typer.Typer()
-    client_cmds.register(app)
-
-    def invoke(*args: str, env: dict[str, str] | None = None) -> Any:
-        return CliRunner().invoke(app, list(args), env=env)
-
-    return invoke
 
 
 def test_import_prints_the_model_on_stdout(run: Any, tmp_path: Path) -> None:
@@ -192,8 +111,11 @@ def test_host_comes_from_the_environment(run: Any) -> None:
 
 def test_models_list_and_show(run: Any) -> None:
     listed = run("models", "list", "--limit", "5", "--json")
-    assert json.loads(listed.stdout) == [MODEL]
-    assert ("list_models", (5, 0)) in StubClient.calls
+    assert json.loads(listed.stdout) == {"models": [MODEL], "total": 1, "limit": 5, "offset": 0}
+    assert StubClient.calls[1] == (
+        "list_models",
+        (5, 0, {"name": None, "is_adapter": None, "format": None, "status": None}),
+    )
     table = run("models", "list")
     assert "cm-1" in table.stdout and "22,713,728" in table.stdout
     shown = run("models", "show", "cm-1", "--json")
