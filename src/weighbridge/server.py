@@ -17,7 +17,7 @@ from fastapi import FastAPI
 
 from weighbridge.api import errors
 from weighbridge.api.deps import Resources
-from weighbridge.api.routes import dock_status, limits, models, sessions
+from weighbridge.api.routes import dock_status, files, limits, models, sessions
 from weighbridge.db.engine import Database
 from weighbridge.jobs.runner import JobRunner
 from weighbridge.services.chunk_intake import ChunkIntake
@@ -57,7 +57,7 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="weighbridge", version=importlib.metadata.version("weighbridge"), lifespan=lifespan,
                   docs_url="/docs", redoc_url=None)
     errors.install(app)
-    for module in (sessions, dock_status, models, limits):
+    for module in (sessions, dock_status, models, files, limits):
         app.include_router(module.router)
 
     @app.get("/healthz", include_in_schema=False)

@@ -84,6 +84,14 @@ class CompleteResponse(_Out):
     status: str
 
 
+class FileCompleteResponse(_Out):
+    fileId: str
+    url: str
+    sessionId: str
+    fileName: str
+    size: int
+
+
 class ReceivedChunk(_Out):
     chunkNumber: int
     size: int

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from weighbridge.db.tables import Chunk, Job, Model, UploadSession
+from weighbridge.db.tables import Chunk, Job, Model, StoredFile, UploadSession
 from weighbridge.api.schemas import (
     CompleteResponse,
     DockStatusResponse,
+    FileCompleteResponse,
     FileRecord,
     JobError,
     ModelResponse,
@@ -30,6 +31,12 @@ def model_view(row: Model) -> ModelResponse:
         files=[FileRecord(path=f.path, size=f.size, sha256=f.sha256) for f in row.files],
         warnings=[str(w) for w in row.warnings], createdOn=iso_ms(row.created_on) or "",
     )
+
+
+def file_complete_view(row: StoredFile, base_url: str) -> FileCompleteResponse:
+    return FileCompleteResponse(fileId=row.id, sessionId=row.session_id, fileName=row.file_name,
+                                size=row.size,
+                                url=f"{base_url.rstrip('/')}/api/public/files/{row.id}")
 
 
 def complete_view(job: Job) -> CompleteResponse:

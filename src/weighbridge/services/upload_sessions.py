@@ -22,9 +22,9 @@ from sqlalchemy.orm import Session
 
 from weighbridge import ids
 from weighbridge.db.repos import sessions as repo
-from weighbridge.db.tables import Chunk, Job, UploadSession
+from weighbridge.db.tables import Chunk, Job, StoredFile, UploadSession
 from weighbridge.errors import ErrorCode, WeighbridgeError
-from weighbridge.services import jobs
+from weighbridge.services import jobs, plain_files
 from weighbridge.settings import Settings
 from weighbridge.storage import layout
 from weighbridge.storage.base import BlobStore
@@ -33,6 +33,9 @@ MODEL_CONTEXT = "model"
 EXTENSIONS = {"tar": "tar", "tar.gz": "tar.gz", "tgz": "tar.gz", "zip": "zip",
               "safetensors": "safetensors", "gguf": "gguf"}
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+# Plain-file contexts (DESIGN §2.8) are names, and their extensions anything file-like.
+CONTEXT_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
+PLAIN_EXTENSION_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,15}$")
 MAX_FILE_NAME_BYTES = 255
 
 
@@ -61,7 +64,17 @@ def _bad(field: str, msg: str) -> WeighbridgeError:
     return WeighbridgeError(ErrorCode.INVALID_FIELD, msg, field=field)
 
 
-def normalise_extension(text: str) -> str:
+def is_model(row: UploadSession) -> bool:
+    return row.file_context == MODEL_CONTEXT
+
+
+def normalise_extension(text: str, file_context: str = MODEL_CONTEXT) -> str:
+    if file_context != MODEL_CONTEXT:
+        plain = text.strip().lower().lstrip(".")
+        if not PLAIN_EXTENSION_RE.match(plain):
+            raise _bad("fileExtension", "fileExtension must be 1-16 letters, digits, '.', '_' "
+                       "or '-', e.g. 'csv'.")
+        return plain
     ext = EXTENSIONS.get(text.strip().lower().lstrip("."))
     if ext is None:
         raise _bad("fileExtension", f"fileExtension {text!r} is not supported; use one of "
@@ -77,9 +90,9 @@ def _check_file_name(name: str) -> None:
 
 
 def _check_spec(spec: StartSpec, settings: Settings) -> None:
-    if spec.file_context != MODEL_CONTEXT:
-        raise _bad("fileContext", f"fileContext {spec.file_context!r} is not supported by this "
-                   "server; use 'model'.")
+    if not CONTEXT_RE.match(spec.file_context):
+        raise _bad("fileContext", "fileContext must be 'model' for a model import, or a plain "
+                   "name (letters, digits, '_' or '-') for a plain file.")
     _check_file_name(spec.file_name)
     if spec.file_size < 1:
         raise _bad("fileSize", "fileSize must be at least 1 byte.")
@@ -115,8 +128,9 @@ def start(db: Session, settings: Settings, account_id: str, spec: StartSpec,
         earlier = repo.find_by_idempotency_key(db, account_id, idempotency_key)
         if earlier is not None:
             return earlier
-    spec = StartSpec(**{**spec.__dict__, "file_extension": normalise_extension(spec.file_extension)})
     _check_spec(spec, settings)
+    spec = StartSpec(**{**spec.__dict__, "file_extension": normalise_extension(
+        spec.file_extension, spec.file_context)})
     now = datetime.now(UTC)
     if repo.count_open(db, account_id, now) >= settings.max_open_sessions_per_account:
         raise WeighbridgeError(ErrorCode.TOO_MANY_SESSIONS, f"This account already has "
@@ -176,7 +190,10 @@ def check_metadata(row: UploadSession, fields: dict[str, Any]) -> None:
             continue
         sent, own = fields[api_name], getattr(row, attr)
         if api_name == "fileExtension":
-            same = EXTENSIONS.get(str(sent).strip().lower().lstrip(".")) == own
+            try:
+                same = normalise_extension(str(sent), row.file_context) == own
+            except WeighbridgeError:
+                same = False
         else:
             same = str(sent).strip() == str(own)
         if not same:
@@ -185,12 +202,16 @@ def check_metadata(row: UploadSession, fields: dict[str, Any]) -> None:
                                    "or leave the field out.", field=api_name)
 
 
-def complete(db: Session, account_id: str, session_id: str, fields: dict[str, Any]) -> Job:
+def complete(db: Session, account_id: str, session_id: str, fields: dict[str, Any]
+             ) -> Job | StoredFile:
+    """Close the session: a model session gets its import job, a plain one its file."""
     row = get_owned(db, account_id, session_id, lock=True)
     check_metadata(row, fields)
-    if row.status == Status.COMPLETED and row.job_id:
-        # A client that lost the first answer retries: hand back the same job.
-        return jobs.get_owned(db, account_id, row.job_id)
+    if row.status == Status.COMPLETED:
+        # A client that lost the first answer retries: hand back the same outcome.
+        if row.job_id:
+            return jobs.get_owned(db, account_id, row.job_id)
+        return plain_files.of_session(db, row.id)
     require_open(row)
     received = repo.chunks(db, row.id)
     have = {c.chunk_number for c in received}
@@ -205,12 +226,16 @@ def complete(db: Session, account_id: str, session_id: str, fields: dict[str, An
         raise WeighbridgeError(ErrorCode.SIZE_MISMATCH, f"The chunks add up to {total} bytes but "
                                f"fileSize is {row.file_size}; re-upload the wrong chunks or "
                                "start a new session with the right fileSize.")
-    job = jobs.create_import(db, row)
     row.status = Status.COMPLETED
     row.completed_on = datetime.now(UTC)
-    row.job_id = job.id
+    outcome: Job | StoredFile
+    if is_model(row):
+        outcome = jobs.create_import(db, row)
+        row.job_id = outcome.id
+    else:
+        outcome = plain_files.create(db, row)
     db.flush()
-    return job
+    return outcome
 
 
 def state(db: Session, account_id: str, session_id: str

@@ -13,12 +13,14 @@ from weighbridge.api.schemas import (
     ChunkResponse,
     CompleteRequest,
     CompleteResponse,
+    FileCompleteResponse,
     SessionStateResponse,
     StartSessionRequest,
     StartSessionResponse,
     iso_ms,
 )
-from weighbridge.api.views import complete_view, session_view
+from weighbridge.api.views import complete_view, file_complete_view, session_view
+from weighbridge.db.tables import StoredFile
 from weighbridge.errors import ErrorCode, WeighbridgeError
 from weighbridge.services import upload_sessions
 
@@ -71,12 +73,15 @@ async def _complete_fields(request: Request) -> dict[str, Any]:
 
 
 @router.post("/{session_id}/complete")
-def complete(session_id: str, account: Account, res: Res,
-             fields: Annotated[dict[str, Any], Depends(_complete_fields)]) -> CompleteResponse:
+def complete(session_id: str, account: Account, res: Res, request: Request,
+             fields: Annotated[dict[str, Any], Depends(_complete_fields)]
+             ) -> CompleteResponse | FileCompleteResponse:
     with res.database.transaction() as db:
-        job = upload_sessions.complete(db, account, session_id, fields)
+        outcome = upload_sessions.complete(db, account, session_id, fields)
+    if isinstance(outcome, StoredFile):
+        return file_complete_view(outcome, str(request.base_url))
     res.runner.wake()
-    return complete_view(job)
+    return complete_view(outcome)
 
 
 @router.get("/{session_id}")
