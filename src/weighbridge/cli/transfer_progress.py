@@ -70,10 +70,17 @@ class TransferProgress:
         self._bytes: dict[str, TaskID] = {}
         self._job: TaskID | None = None
         self.dock_status_id: str | None = None
+        self._started = False
 
     def __enter__(self) -> Self:
-        self._progress.start()
         return self
+
+    def _start(self) -> None:
+        # Started at the first task, so a command that fails before showing anything
+        # leaves no empty display (rich prints one line even for no tasks).
+        if not self._started:
+            self._started = True
+            self._progress.start()
 
     def __exit__(
         self,
@@ -81,7 +88,8 @@ class TransferProgress:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._progress.stop()
+        if self._started:
+            self._progress.stop()
 
     @property
     def tasks(self) -> list[Task]:
@@ -90,6 +98,7 @@ class TransferProgress:
     def _bytes_task(self, label: str, done: int, total: int) -> None:
         task = self._bytes.get(label)
         if task is None:
+            self._start()
             self._bytes[label] = self._progress.add_task(
                 f"{label:<8}", total=total, completed=done, bytes=True
             )
@@ -113,6 +122,7 @@ class TransferProgress:
         percent = status.get("percentageComplete")
         phase = str(status.get("phase") or status.get("status") or "").lower()
         if self._job is None:
+            self._start()
             self._job = self._progress.add_task(self._job_label, total=100)
         state = str(status.get("status", ""))
         completed = 100 if state == "SUCCESS" else percent if isinstance(percent, int) else 0

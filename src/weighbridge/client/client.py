@@ -21,7 +21,7 @@ import httpx
 
 from weighbridge.client import jobs
 from weighbridge.client.errors import ApiError, WeighbridgeClientError
-from weighbridge.client.exporter import ExportOutcome, export_to
+from weighbridge.client.exporter import ExportOutcome, check_output, export_to
 from weighbridge.client.importer import ImportOutcome, UploadRequest, upload_model
 from weighbridge.client.jobs import StatusCallback
 from weighbridge.client.packing import open_source
@@ -197,6 +197,7 @@ class Client:
         `resume=False`. With `verify`, the tar's files are checked against the model
         record (`verify_progress` follows that pass) before the file is put in place.
         """
+        check_output(Path(output_path))
         record = self.get_model(model_id) if verify else None
         response = self._transport.request("POST", f"{API}/models/{model_id}/export")
         status = _as_dict(self._transport.decode(response))

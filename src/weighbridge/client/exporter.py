@@ -12,6 +12,7 @@ A tar that fails the check is deleted, never kept: a wrong export is worse than 
 from __future__ import annotations
 
 import hashlib
+import os
 import tarfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from weighbridge.client.download import PIECE_SIZE, ProgressCallback, download_file
-from weighbridge.client.errors import ApiError, DownloadError
+from weighbridge.client.errors import ApiError, DownloadError, LocalInputError
 from weighbridge.client.resume import DownloadStore, state_key
 from weighbridge.client.transport import Transport
 
@@ -93,6 +94,15 @@ def export_to(
         verified_files=checked[0] if checked else 0,
         dock_status=final,
     )
+
+
+def check_output(output: Path) -> None:
+    """Refuse an output that cannot be written before the server does any work for it."""
+    folder = output if output.is_dir() else output.parent
+    if not folder.is_dir():
+        raise LocalInputError(f"The folder {folder} does not exist; create it first.")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise LocalInputError(f"The folder {folder} is not writable.", "WRITE_FAILED")
 
 
 def _file_name(name: Any, model_id: str) -> str:

@@ -37,3 +37,10 @@ def test_export_shows_the_job_then_the_download() -> None:
     assert job.description.split() == ["export", "success"] and job.completed == 100
     assert (download.completed, download.total) == (50, 50)
     assert display.dock_status_id == "ds-1"
+
+
+def test_a_display_that_showed_nothing_leaves_nothing() -> None:
+    out = io.StringIO()
+    with TransferProgress(Console(file=out, force_terminal=False), "delete"):
+        pass
+    assert out.getvalue() == ""

@@ -13,7 +13,14 @@ import httpx
 import pytest
 
 from tests.unit.client.fake_download import FakeDownload
-from weighbridge import Client, DownloadError, ImportFailed, JobFailed, RetryPolicy
+from weighbridge import (
+    Client,
+    DownloadError,
+    ImportFailed,
+    JobFailed,
+    LocalInputError,
+    RetryPolicy,
+)
 
 FILES = {"config.json": b'{"model_type": "bert"}', "sub/model.safetensors": b"w" * 70_000}
 
@@ -152,6 +159,13 @@ def test_export_into_a_folder_uses_the_servers_file_name(tmp_path: Path) -> None
         outcome = client.export_model("cm-1", tmp_path, poll_interval=0.01, verify=False)
     assert outcome.path == tmp_path / "mini.tar" and outcome.verified_files == 0
     assert "GET wb.test/api/public/models/cm-1" not in server.seen  # verify=False: no record
+
+
+def test_an_output_in_a_missing_folder_is_refused_before_any_request(tmp_path: Path) -> None:
+    server = ExportServer(_tar(FILES))
+    with _client(server, tmp_path) as client, pytest.raises(LocalInputError) as err:
+        client.export_model("cm-1", tmp_path / "no" / "out.tar")
+    assert "does not exist" in err.value.msg and server.seen == []
 
 
 def test_the_api_key_is_sent_only_to_the_servers_own_origin(tmp_path: Path) -> None:
