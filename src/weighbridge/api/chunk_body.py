@@ -71,13 +71,13 @@ class ChunkBody:
         return ChunkMeta(parse_chunk_number(self._request.query_params.get("chunkNumber")),
                          self._sha256, {})
 
-    def file_bytes(self) -> AsyncIterator[bytes]:
+    def file_bytes(self) -> AsyncIterator[bytes | memoryview]:
         if self.is_multipart:
             return self._multipart_file_bytes()
         return self._request.stream()
 
-    async def _multipart_file_bytes(self) -> AsyncIterator[bytes]:
-        out: list[bytes] = []
+    async def _multipart_file_bytes(self) -> AsyncIterator[bytes | memoryview]:
+        out: list[bytes | memoryview] = []
         part: dict[str, object] = {}
         headers: dict[bytes, bytes] = {}
         header_name = bytearray()
@@ -116,7 +116,14 @@ class ChunkBody:
 
         def on_part_data(data: bytes, start: int, end: int) -> None:
             if part.get("file"):
-                out.append(data[start:end])
+                # Most of a piece is file data: pass it on without copying (the parser hands
+                # out the immutable bytes it was given, or its own boundary constant).
+                if start == 0 and end == len(data):
+                    out.append(data)
+                elif isinstance(data, bytes):
+                    out.append(memoryview(data)[start:end])
+                else:
+                    out.append(bytes(data[start:end]))
                 return
             buf = part["data"]
             assert isinstance(buf, bytearray)

@@ -127,14 +127,12 @@ class _HashingWriter:
         self.hasher = hashlib.sha256()
         self._task: asyncio.Task[None] | None = None
 
-    def _write_all(self, pieces: list[bytes]) -> None:
-        import os as _os
-        nohash = _os.environ.get("XP_NOHASH"); nowrite = _os.environ.get("XP_NOWRITE")
+    def _write_all(self, pieces: list[bytes | memoryview]) -> None:
         for piece in pieces:
-            if not nohash: self.hasher.update(piece)
-            if not nowrite: self.writer.write(piece)
+            self.hasher.update(piece)
+            self.writer.write(piece)
 
-    async def submit(self, pieces: list[bytes]) -> None:
+    async def submit(self, pieces: list[bytes | memoryview]) -> None:
         """Wait for the previous batch (raising its error), then start this one."""
         await self.flush()
         self._task = asyncio.get_running_loop().create_task(
@@ -171,7 +169,8 @@ class ChunkIntake:
                 _check_number(session, number)
             return session
 
-    async def receive(self, account_id: str, session_id: str, body: AsyncIterator[bytes],
+    async def receive(self, account_id: str, session_id: str,
+                      body: AsyncIterator[bytes | memoryview],
                       meta: Callable[[], ChunkMeta]) -> ChunkReceipt:
         early = meta()
         session = await to_thread.run_sync(self._load, account_id, session_id, early.chunk_number)
@@ -181,7 +180,7 @@ class ChunkIntake:
         committed = False
         sink = _HashingWriter(writer)
         try:
-            batch: list[bytes] = []
+            batch: list[bytes | memoryview] = []
             batch_bytes = received = 0
             idle = _IdleDeadline(self._settings.chunk_idle_timeout_seconds)
             with idle.scope:
