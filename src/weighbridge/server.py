@@ -7,8 +7,8 @@ and closes them when it stops.
 from __future__ import annotations
 
 import ctypes
-import importlib.metadata
 import ctypes.util
+import importlib.metadata
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager

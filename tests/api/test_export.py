@@ -14,8 +14,14 @@ import httpx
 import pytest
 
 from tests.api import gale
-from tests.builders import (json_bytes, members, safetensors_bytes, tar_bytes, tiny_model,
-                            tiny_tensors)
+from tests.builders import (
+    json_bytes,
+    members,
+    safetensors_bytes,
+    tar_bytes,
+    tiny_model,
+    tiny_tensors,
+)
 from tests.live_server import LiveServer
 
 

@@ -39,7 +39,7 @@ def test_simultaneous_uploads_of_one_chunk_leave_one_whole_chunk(api: httpx.Clie
     for _ in range(5):
         sid = start_plain(api, SIZE, 1)
         with ThreadPoolExecutor(len(variants)) as pool:
-            answers = list(pool.map(lambda d: gale.send_raw(api, sid, 0, d), variants))
+            answers = list(pool.map(lambda d, s=sid: gale.send_raw(api, s, 0, d), variants))
         assert all(a.status_code == 200 for a in answers), [a.text for a in answers]
         state = api.get(f"/api/public/files/session/{sid}").json()
         assert [c["chunkNumber"] for c in state["receivedChunks"]] == [0]

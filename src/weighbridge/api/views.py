@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from weighbridge.db.tables import Chunk, Job, Model, StoredFile, UploadSession
 from weighbridge.api.schemas import (
     CompleteResponse,
     DockStatusResponse,
@@ -17,6 +16,7 @@ from weighbridge.api.schemas import (
     SessionStateResponse,
     iso_ms,
 )
+from weighbridge.db.tables import Chunk, Job, Model, StoredFile, UploadSession
 from weighbridge.services import upload_sessions
 from weighbridge.services.exports import ExportTar
 

@@ -10,8 +10,8 @@ transaction.
 from __future__ import annotations
 
 import shutil
-from datetime import UTC, datetime
 from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
 
 from weighbridge.db.repos import sessions as sessions_repo
 from weighbridge.db.tables import Chunk, UploadSession

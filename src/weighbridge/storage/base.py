@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import Protocol
+from typing import Protocol, Self
 
 READ_PIECE_BYTES = 4 * 1024 * 1024
 
@@ -27,7 +27,7 @@ class BlobWriter(Protocol):
     def cancel(self) -> None:
         """Discard what was written; safe to call more than once and after commit."""
 
-    def __enter__(self) -> BlobWriter: ...
+    def __enter__(self) -> Self: ...
 
     def __exit__(
         self,

@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 from weighbridge.errors import ErrorCode, WeighbridgeError
 from weighbridge.storage.base import READ_PIECE_BYTES
@@ -94,7 +95,7 @@ class LocalBlobWriter:
             os.close(self._fd)
         self._tmp.unlink(missing_ok=True)
 
-    def __enter__(self) -> LocalBlobWriter:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(

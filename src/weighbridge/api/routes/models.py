@@ -26,7 +26,7 @@ def list_models(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
     name: Annotated[str | None, Query(max_length=255, description="name contains")] = None,
-    isAdapter: Annotated[bool | None, Query()] = None,  # noqa: N803 (GALE's spelling)
+    isAdapter: Annotated[bool | None, Query()] = None,
     format: Annotated[Literal["safetensors", "pytorch", "gguf"] | None, Query()] = None,
     status: Annotated[Literal["READY", "DELETING"] | None, Query()] = None,
 ) -> ModelListResponse:
