@@ -177,6 +177,21 @@ def settle() -> None:
 
 # -- runs --------------------------------------------------------------------------------
 
+def wait_job(api: httpx.Client, dock_status_id: str) -> dict[str, Any]:
+    while (status := api.get(f"/api/public/dock-status/{dock_status_id}").json())["status"] \
+            == "IN_PROGRESS":
+        time.sleep(0.02)
+    return dict(status)
+
+
+def delete_model(api: httpx.Client, model_id: str) -> None:
+    """Models are stored by content, so every import of the same file must be deleted
+    before the next one, or the next one would find its file already stored."""
+    r = api.delete(f"/api/public/models/{model_id}")
+    r.raise_for_status()
+    body = r.json()
+    wait_job(api, body.get("dockStatusId") or body["_id"])
+
 @dataclass
 class Sample:
     mib_s: float
@@ -257,16 +272,12 @@ class Bench:
         t0 = time.perf_counter()
         r = api.post(f"/api/public/files/session/{sid}/complete")
         r.raise_for_status()
-        ds = r.json()["dockStatusId"]
-        while (status := api.get(f"/api/public/dock-status/{ds}").json())["status"] \
-                == "IN_PROGRESS":
-            time.sleep(0.02)
+        status = wait_job(api, r.json()["dockStatusId"])
         seconds = time.perf_counter() - t0
         cpu, peak = self.wb.end(cpu0)
         if status["status"] != "SUCCESS":
             raise SystemExit(f"import failed: {status.get('error')}")
-        shutil.rmtree(self.work / "wb" / "blobs" / "models" / status["modelId"],
-                      ignore_errors=True)
+        delete_model(api, status["modelId"])
         # The same file read cold (dropped from the page cache), as the import reads its
         # chunks (which the server dropped from the cache when it stored them).
         with open(path, "rb") as f:
@@ -307,7 +318,8 @@ class Bench:
         model = json.loads(out)
         model_id = model.get("modelId") or model.get("_id")
         if model_id:
-            shutil.rmtree(self.work / "wb" / "blobs" / "models" / model_id, ignore_errors=True)
+            with self.api() as api:
+                delete_model(api, model_id)
         self.samples[("cli", "cli", size, 0, 0)].append(Sample(
             size / MiB / wall, wall, server_cpu / (size / GiB), server_peak, peak,
             cpu / (size / GiB)))
@@ -427,17 +439,24 @@ def print_table(result: dict[str, Any]) -> None:
 
 # -- main --------------------------------------------------------------------------------
 
+# The files the upload hot path lives in: --compare-ref takes these from the ref and the
+# rest from the working tree, so "before" differs from "after" only in them.
+HOT_PATH = ["src/weighbridge/api/chunk_body.py", "src/weighbridge/services/chunk_intake.py"]
+
+
 def start_base(ref: str, work: Path) -> tuple[str, Server]:
-    """Export `ref`'s src/ and start it as a second weighbridge server (PYTHONPATH wins over
+    """Start a second weighbridge: this tree with HOT_PATH as of `ref` (PYTHONPATH wins over
     the editable install's path), for before/after figures from one run."""
     repo = HERE.parent
     commit = subprocess.run(["git", "-C", str(repo), "rev-parse", ref], check=True,
                             capture_output=True, text=True).stdout.strip()
     dest = work / "base-src"
-    dest.mkdir()
-    archive = subprocess.run(["git", "-C", str(repo), "archive", commit, "src"], check=True,
+    shutil.copytree(repo / "src", dest / "src",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    for rel in HOT_PATH:
+        old = subprocess.run(["git", "-C", str(repo), "show", f"{commit}:{rel}"], check=True,
                              capture_output=True).stdout
-    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+        (dest / rel).write_bytes(old)
     port = free_port()
     env = {"PYTHONPATH": str(dest / "src")}
     return commit, Server("weighbridge-before", [PY, "-m", "weighbridge", "serve", "--port",
@@ -471,7 +490,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--quick", action="store_true",
                    help="smoke run: 256 MiB, 64 MiB chunks, 1 run, 3 s of small sessions")
     p.add_argument("--compare-ref", default=None,
-                   help="also measure weighbridge at this git ref ('before' rows), side by side")
+                   help="also measure weighbridge with the upload hot-path files as of this git "
+                        "ref ('before' rows), side by side")
     p.add_argument("--workdir", type=Path, default=None,
                    help="where files and server data go (default: a temp dir, removed)")
     p.add_argument("--json", type=Path, default=HERE / "results" / "upload_bench.json")
