@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from tests.live_server import LiveServer
-from weighbridge import ApiError, Client, RetryPolicy, TransportError
+from weighbridge import ApiError, Client, ImportFailed, RetryPolicy, TransportError
 
 MiB = 1024 * 1024
 WEIGHTS_BYTES = 200 * MiB
@@ -98,9 +98,12 @@ def test_an_import_resumes_after_the_server_is_killed(
             wait=False,
             progress=lambda done, _: first_report.append(done) if not first_report else None,
         )
-        final = client.wait_for_job(
-            outcome.dock_status_id, poll_interval=0.5, timeout=JOB_TIMEOUT_SECONDS
-        )
+        try:
+            final = client.wait_for_job(
+                outcome.dock_status_id, poll_interval=0.5, timeout=JOB_TIMEOUT_SECONDS
+            )
+        except ImportFailed as exc:
+            pytest.fail(f"{exc}\n--- server log ---\n{crashable.log()[-4000:]}")
         model = client.get_model(str(final["modelId"]))
 
     total = outcome.total_chunks
