@@ -1,11 +1,12 @@
 """Resumable download of one URL into a local file: streamed, validated, atomic.
 
 `download_file` writes the body into `<target>.part` as it arrives, through a 1 MiB write
-buffer (the body is never held whole, and a drop loses none of what arrived) and renames it to `<target>` only once it holds exactly the expected
-number of bytes and the caller's `check` accepts it. When a connection drops mid-body,
-it asks for the rest with `Range: bytes=<bytes written>-` and `If-Range: <validator>`,
-so a body that changed on the server meanwhile comes back whole (200) and restarts from
-zero instead of splicing two versions together. The validator (a strong ETag, else
+buffer (the body is never held whole, and a drop loses none of what arrived), and renames
+it to `<target>` only once it holds exactly the expected number of bytes and the caller's
+`check` accepts it. When a connection drops mid-body, it asks for the rest with
+`Range: bytes=<bytes written>-` and `If-Range: <validator>`, so a body that changed on the
+server meanwhile comes back whole (200) and restarts from zero instead of splicing two
+versions together. The validator (a strong ETag, else
 Last-Modified) is kept in a `DownloadStore`, so a later run resumes the same `.part`.
 
 Invariants: the `.part` file is always a prefix of one version of the body; nothing but a
