@@ -87,8 +87,12 @@ def find(db: Session, model_id: str) -> Model | None:
     return repo.get(db, model_id)
 
 
-def list_owned(db: Session, account_id: str, f: ModelFilter, limit: int, offset: int
+def list_owned(db: Session, account_id: str, limit: int, offset: int, *,
+               name_contains: str | None = None, is_adapter: bool | None = None,
+               format: str | None = None, status: str | None = None
                ) -> tuple[Sequence[Model], int]:
+    """One page of the account's models (newest first) and the total that match."""
+    f = ModelFilter(name_contains, is_adapter, format, status)
     return (repo.list_for_account(db, account_id, f, limit, offset),
             repo.count_for_account(db, account_id, f))
 

@@ -11,7 +11,6 @@ from weighbridge.api.byte_ranges import ranged_response, requested_range
 from weighbridge.api.deps import Resources, account_id, resources
 from weighbridge.api.schemas import DockStatusResponse, ModelListResponse, ModelResponse
 from weighbridge.api.views import dock_status_view, model_view
-from weighbridge.db.repos.models import ModelFilter
 from weighbridge.services import exports, jobs, registry
 
 router = APIRouter(prefix="/api/public", tags=["models"])
@@ -30,9 +29,9 @@ def list_models(
     format: Annotated[Literal["safetensors", "pytorch", "gguf"] | None, Query()] = None,
     status: Annotated[Literal["READY", "DELETING"] | None, Query()] = None,
 ) -> ModelListResponse:
-    f = ModelFilter(name_contains=name, is_adapter=isAdapter, format=format, status=status)
     with res.database.transaction() as db:
-        rows, total = registry.list_owned(db, account, f, limit, offset)
+        rows, total = registry.list_owned(db, account, limit, offset, name_contains=name,
+                                          is_adapter=isAdapter, format=format, status=status)
         body = [model_view(r) for r in rows]
     return ModelListResponse(models=body, total=total, limit=limit, offset=offset)
 

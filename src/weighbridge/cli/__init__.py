@@ -1,0 +1,1 @@
+"""The `weighbridge` command line: server commands and client commands over the SDK."""
