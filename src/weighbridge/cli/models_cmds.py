@@ -104,8 +104,16 @@ def models_delete_command(
 ) -> None:
     """Delete a model and its files (files another model shares are kept)."""
     err = render.stderr_console()
-    with connect(host, api_key, json_output) as client, TransferProgress(err, "delete") as shown:
-        status = client.delete_model(model_id, on_status=shown.job)
+    display = TransferProgress(err, "delete")
+    with connect(host, api_key, json_output) as client:
+        try:
+            with display:
+                status = client.delete_model(model_id, on_status=display.job)
+        except KeyboardInterrupt as exc:
+            hint = None
+            if display.dock_status_id:
+                hint = f"The delete goes on: weighbridge status {display.dock_status_id}"
+            fail(exc, json_output, hint)
     if json_output:
         render.print_json(status)
         return

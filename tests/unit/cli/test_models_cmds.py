@@ -71,6 +71,13 @@ def test_a_failed_delete_job_exits_1(run: Any) -> None:
     assert run("models", "delete", "cm-9").exit_code == ExitCode.API_ERROR
 
 
+def test_an_interrupted_delete_says_the_job_goes_on(run: Any) -> None:
+    StubClient.raises = KeyboardInterrupt()
+    result = run("models", "delete", "cm-1")
+    assert result.exit_code == ExitCode.INTERRUPTED
+    assert "weighbridge status ds-2" in result.stderr
+
+
 def test_export_writes_and_reports_the_file(run: Any, tmp_path: Path) -> None:
     out = tmp_path / "m.tar"
     result = run("models", "export", "cm-1", "--output", str(out))
