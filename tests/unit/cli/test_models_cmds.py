@@ -64,7 +64,7 @@ def test_delete_prints_the_job(run: Any) -> None:
 def test_a_failed_delete_job_exits_1(run: Any) -> None:
     StubClient.raises = JobFailed("MODEL_BUSY", "An export is running.", {"_id": "ds-2"})
     result = run("models", "delete", "cm-1", "--json")
-    assert result.exit_code == ExitCode.JOB_FAILED == 1
+    assert result.exit_code == ExitCode.JOB_FAILED
     error = json.loads(result.stdout)["error"]
     assert (error["code"], error["dockStatusId"]) == ("MODEL_BUSY", "ds-2")
     StubClient.raises = ApiError(404, "NOT_FOUND", "Model cm-9 not found.")
