@@ -134,6 +134,7 @@ class ModelResponse(_Out):
     sizeBytes: int
     sha256: str
     files: list[FileRecord]
+    adapter: dict[str, Any] | None = None
     warnings: list[str]
     createdOn: str
 

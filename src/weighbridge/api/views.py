@@ -29,7 +29,8 @@ def model_view(row: Model) -> ModelResponse:
         dtypes={str(k): int(v) for k, v in row.dtypes.items()}, sizeBytes=row.size_bytes,
         sha256=row.sha256,
         files=[FileRecord(path=f.path, size=f.size, sha256=f.sha256) for f in row.files],
-        warnings=[str(w) for w in row.warnings], createdOn=iso_ms(row.created_on) or "",
+        adapter=row.adapter, warnings=[str(w) for w in row.warnings],
+        createdOn=iso_ms(row.created_on) or "",
     )
 
 

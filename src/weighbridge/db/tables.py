@@ -136,6 +136,8 @@ class Model(Base):
     dtypes: Mapped[dict[str, Any]] = mapped_column(JSON)
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
+    # adapter_config.json's facts for a PEFT adapter (peftType, rank, alpha, ...), else None.
+    adapter: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     warnings: Mapped[list[Any]] = mapped_column(JSON)
     created_on: Mapped[datetime] = mapped_column(UTCDateTime())
     files: Mapped[list[ModelFile]] = relationship(

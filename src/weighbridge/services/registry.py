@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -26,7 +27,7 @@ from weighbridge.db.repos import objects as objects_repo
 from weighbridge.db.repos.models import ModelFilter
 from weighbridge.db.tables import Model, ModelFile, UploadSession
 from weighbridge.errors import ErrorCode, WeighbridgeError
-from weighbridge.pipeline.result import ImportResult
+from weighbridge.pipeline.result import AdapterInfo, ImportResult
 from weighbridge.storage import layout
 from weighbridge.storage.base import BlobStore
 
@@ -42,6 +43,14 @@ def default_name(file_name: str) -> str:
     return name
 
 
+def _adapter_record(info: AdapterInfo | None) -> dict[str, Any] | None:
+    if info is None:
+        return None
+    return {"peftType": info.peft_type, "baseModel": info.base_model_name_or_path,
+            "taskType": info.task_type, "rank": info.r, "alpha": info.lora_alpha,
+            "targetModules": info.target_modules}
+
+
 def register(db: Session, store: BlobStore, session: UploadSession, result: ImportResult,
              model_dir: Path) -> Model:
     """Record the model and move its staged files (under `model_dir`) into the store."""
@@ -53,6 +62,7 @@ def register(db: Session, store: BlobStore, session: UploadSession, result: Impo
         architecture=result.architecture, model_type=result.model_type,
         parameter_count=result.parameter_count, dtypes=dict(result.dtypes),
         size_bytes=result.size_bytes, sha256=result.sha256, warnings=list(result.warnings),
+        adapter=_adapter_record(result.adapter),
         created_on=now,
     )
     repo.add(db, row)

@@ -83,6 +83,7 @@ def upgrade() -> None:
     sa.Column('dtypes', sa.JSON(), nullable=False),
     sa.Column('size_bytes', sa.BigInteger(), nullable=False),
     sa.Column('sha256', sa.String(length=64), nullable=False),
+    sa.Column('adapter', sa.JSON(), nullable=True),
     sa.Column('warnings', sa.JSON(), nullable=False),
     sa.Column('created_on', weighbridge.db.tables.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], ),
