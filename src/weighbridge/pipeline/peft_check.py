@@ -1,11 +1,12 @@
-"""Validation of a PEFT adapter folder: adapter_config.json and its safetensors weights.
+"""Validation of a PEFT adapter folder: adapter_config.json and its weights.
 
 Owns what makes an adapter acceptable. Invariants (failures are INVALID_MODEL naming
-the file and tensor, except pickle-only weights, which are UNSUPPORTED_FORMAT for now):
+the file and tensor):
 - adapter_config.json is a JSON object with a string `peft_type`; for LoRA, `r` is a
   positive integer, `lora_alpha` a number and `target_modules` a list of names or one
   regex string (or absent);
-- adapter_model.safetensors passes every `safetensors_check` rule;
+- the weights are adapter_model.safetensors, which passes every `safetensors_check`
+  rule, or else adapter_model.bin, already scanned by the caller (`torch_check`);
 - for LoRA, every lora_A tensor has its lora_B partner and the reverse, and both carry
   the rank that the config gives that module (`rank_pattern` entry, else `r`).
 The values are reported in `AdapterInfo` as written; the request's baseModel, when
@@ -16,13 +17,15 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from weighbridge.errors import ErrorCode, PipelineError
 from weighbridge.pipeline.result import AdapterInfo
-from weighbridge.pipeline.safetensors_check import SafetensorsSummary, TensorInfo, check_safetensors
+from weighbridge.pipeline.safetensors_check import check_safetensors
+from weighbridge.pipeline.torch_check import TorchSummary
 
 CONFIG_NAME = "adapter_config.json"
 WEIGHTS_NAME = "adapter_model.safetensors"
@@ -37,7 +40,8 @@ _B_PARTS = {b: a for a, b in _A_PARTS.items()}
 class AdapterReport:
     info: AdapterInfo
     base_model: str | None
-    weights: SafetensorsSummary
+    format: str  # safetensors | pytorch
+    dtypes: dict[str, int]
     warnings: list[str] = field(default_factory=list)
 
 
@@ -102,10 +106,15 @@ def _expected_rank(module: str, r: int, rank_pattern: dict[str, Any]) -> int:
     return r
 
 
-def check_lora_pairs(tensors: dict[str, TensorInfo], r: int, rank_pattern: dict[str, Any]) -> None:
+def check_lora_pairs(
+    shapes: Mapping[str, tuple[int, ...]],
+    r: int,
+    rank_pattern: dict[str, Any],
+    weights_name: str = WEIGHTS_NAME,
+) -> None:
     """Every lora_A has a lora_B (and back), with matching, configured rank."""
     halves: dict[str, dict[str, str]] = {}
-    for name in tensors:
+    for name in shapes:
         parts = name.split(".")
         for index, part in enumerate(parts):
             if part in _A_PARTS or part in _B_PARTS:
@@ -115,7 +124,7 @@ def check_lora_pairs(tensors: dict[str, TensorInfo], r: int, rank_pattern: dict[
                 break
     if not halves:
         raise _invalid(
-            f"{WEIGHTS_NAME} has no lora_A/lora_B tensors although {CONFIG_NAME} says LORA; "
+            f"{weights_name} has no lora_A/lora_B tensors although {CONFIG_NAME} says LORA; "
             "the weights do not belong to this config — save the adapter again with PEFT."
         )
     for key, pair in sorted(halves.items()):
@@ -123,52 +132,56 @@ def check_lora_pairs(tensors: dict[str, TensorInfo], r: int, rank_pattern: dict[
             have = pair.get("A") or pair.get("B")
             missing = "lora_B" if "A" in pair else "lora_A"
             raise _invalid(
-                f"{WEIGHTS_NAME}: tensor {have!r} has no {missing} partner; the adapter is "
+                f"{weights_name}: tensor {have!r} has no {missing} partner; the adapter is "
                 "incomplete — save it again with PEFT's save_pretrained."
             )
-        a, b = tensors[pair["A"]], tensors[pair["B"]]
-        if len(a.shape) < 2 or len(b.shape) < 2:
+        a, b = shapes[pair["A"]], shapes[pair["B"]]
+        if len(a) < 2 or len(b) < 2:
             raise _invalid(
-                f"{WEIGHTS_NAME}: LoRA tensors {pair['A']!r} {list(a.shape)} and {pair['B']!r} "
-                f"{list(b.shape)} must have at least two dimensions."
+                f"{weights_name}: LoRA tensors {pair['A']!r} {list(a)} and {pair['B']!r} "
+                f"{list(b)} must have at least two dimensions."
             )
         module = key.split(".*")[0]
         expected = _expected_rank(module, r, rank_pattern)
-        if a.shape[0] != expected or b.shape[1] != expected:
+        if a[0] != expected or b[1] != expected:
             raise _invalid(
-                f"{WEIGHTS_NAME}: tensors {pair['A']!r} {list(a.shape)} and {pair['B']!r} "
-                f"{list(b.shape)} have rank {a.shape[0]}/{b.shape[1]} but {CONFIG_NAME} says "
+                f"{weights_name}: tensors {pair['A']!r} {list(a)} and {pair['B']!r} "
+                f"{list(b)} have rank {a[0]}/{b[1]} but {CONFIG_NAME} says "
                 f"r={expected}; the weights and config do not belong together — save the "
                 "adapter again with PEFT's save_pretrained."
             )
 
 
 def check_adapter(
-    model_dir: Path, root_files: set[str], request_base_model: str | None
+    model_dir: Path,
+    root_files: set[str],
+    request_base_model: str | None,
+    scans: Mapping[str, TorchSummary],
 ) -> AdapterReport:
+    """Check the adapter; `scans` are the already scanned PyTorch files of the upload."""
     info, config = read_adapter_config(model_dir / CONFIG_NAME)
-    if WEIGHTS_NAME not in root_files:
-        if PICKLE_WEIGHTS_NAME in root_files:
-            raise PipelineError(
-                ErrorCode.UNSUPPORTED_FORMAT,
-                f"The adapter's weights are {PICKLE_WEIGHTS_NAME} (PyTorch pickle), which this "
-                f"server does not accept yet; save the adapter with safe_serialization=True to "
-                f"get {WEIGHTS_NAME}.",
-            )
+    if WEIGHTS_NAME in root_files:
+        summary = check_safetensors(model_dir / WEIGHTS_NAME, WEIGHTS_NAME)
+        weights_name, fmt, dtypes = WEIGHTS_NAME, "safetensors", summary.dtypes
+        shapes = {name: tensor.shape for name, tensor in summary.tensors.items()}
+    elif PICKLE_WEIGHTS_NAME in scans:
+        scan = scans[PICKLE_WEIGHTS_NAME]
+        weights_name, fmt, dtypes, shapes = PICKLE_WEIGHTS_NAME, "pytorch", scan.dtypes, scan.shapes
+    else:
         raise _invalid(
-            f"The upload has {CONFIG_NAME} but no {WEIGHTS_NAME}; add the adapter's weights "
-            "(PEFT's save_pretrained writes both)."
+            f"The upload has {CONFIG_NAME} but no {WEIGHTS_NAME} (or {PICKLE_WEIGHTS_NAME}); "
+            "add the adapter's weights, which PEFT's save_pretrained writes beside the config."
         )
-    weights = check_safetensors(model_dir / WEIGHTS_NAME, WEIGHTS_NAME)
     if info.peft_type.upper() == "LORA" and info.r is not None:
         rank_pattern = config.get("rank_pattern")
         check_lora_pairs(
-            weights.tensors, info.r, rank_pattern if isinstance(rank_pattern, dict) else {}
+            shapes, info.r, rank_pattern if isinstance(rank_pattern, dict) else {}, weights_name
         )
     report = AdapterReport(
         info=info,
         base_model=request_base_model or info.base_model_name_or_path,
-        weights=weights,
+        format=fmt,
+        dtypes=dict(dtypes),
     )
     if report.base_model is None:
         report.warnings.append(

@@ -7,7 +7,8 @@ returns an `ImportResult` or raises `PipelineError`. Order of work:
     stream ── hash + count ──┬─ tar / tar.gz: unpack while streaming
                              ├─ zip: spool to scratch, verify, then extract
                              └─ bare .safetensors / .gguf: write while streaming
-    verify size + sha256 → strip a single top-level folder → detect and check → result
+    verify size + sha256 → strip a single top-level folder → detect and check (pickle
+    files scanned, never unpickled) → result
 
 Invariants: the checksum is judged before anything about the content is reported —
 when unpacking fails and a checksum was given, the rest of the stream is still read so
@@ -22,7 +23,7 @@ from pathlib import Path, PurePosixPath
 
 from weighbridge.errors import ErrorCode, PipelineError
 from weighbridge.pipeline.archive import UnpackReport, unpack_tar
-from weighbridge.pipeline.detect import DetectedModel, detect_model
+from weighbridge.pipeline.detect import DetectedModel, detect_model, validation_bytes
 from weighbridge.pipeline.hashing import HashingReader, verify_upload
 from weighbridge.pipeline.progress import ProgressMeter
 from weighbridge.pipeline.result import ImportRequest, ImportResult
@@ -84,8 +85,10 @@ def run_import(
                 raise
             verify_upload(reader, request.total_bytes, request.expected_sha256)
         tree.strip_single_top_folder()
-        meter.phase("VALIDATING", STREAM_SHARE, 1.0, 1)
-        detected = detect_model(tree.model_dir, tree.files, request.base_model)
+        # Validation reads little beyond headers, except pickle files, which are scanned
+        # opcode by opcode: their bytes drive the progress of this phase.
+        meter.phase("VALIDATING", STREAM_SHARE, 1.0, validation_bytes(tree.files))
+        detected = detect_model(tree.model_dir, tree.files, request.base_model, meter.advance)
         _check_adapter_flag(request, detected)
         meter.finish()
     finally:

@@ -180,14 +180,12 @@ def test_missing_adapter_weights(do_import: Importer) -> None:
     )
 
 
-def test_pickle_adapter_weights_are_unsupported(do_import: Importer) -> None:
+def test_damaged_pickle_adapter_weights_are_invalid(do_import: Importer) -> None:
     files = {
         "adapter_config.json": json_bytes(adapter_config()),
         "adapter_model.bin": b"PK\x03\x04",
     }
-    expect(
-        ErrorCode.UNSUPPORTED_FORMAT, lambda: import_files(do_import, files), "adapter_model.bin"
-    )
+    expect(ErrorCode.INVALID_MODEL, lambda: import_files(do_import, files), "adapter_model.bin")
 
 
 @pytest.mark.parametrize(
