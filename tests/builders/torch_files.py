@@ -26,6 +26,8 @@ STORAGE_SIZES = {
     "ByteStorage": 1,
     "BoolStorage": 1,
 }
+# Bytes per element of the dtypes given to _rebuild_tensor_v3 (untyped storages count bytes).
+DTYPE_SIZES = {"float32": 4, "float16": 2, "uint16": 2, "float8_e4m3fn": 1, "float8_e5m2": 1}
 
 
 class PickleWriter:
@@ -95,7 +97,8 @@ class TorchTensor:
 def _storage_numel(tensor: TorchTensor) -> int:
     if tensor.numel is not None:
         return tensor.numel
-    return tensor.offset + tensor.elements
+    elements = tensor.offset + tensor.elements
+    return elements * DTYPE_SIZES.get(tensor.dtype, 1) if tensor.dtype is not None else elements
 
 
 def storage_nbytes(tensor: TorchTensor) -> int:
@@ -107,28 +110,32 @@ def _keys(tensors: list[TorchTensor]) -> list[str]:
     return [t.key if t.key is not None else str(n) for n, t in enumerate(tensors)]
 
 
+def write_tensor(w: PickleWriter, tensor: TorchTensor, key: str, legacy: bool = False) -> None:
+    """Push torch._utils._rebuild_tensor_v2/_v3(storage, offset, size, stride, …) as torch does."""
+    v3 = tensor.dtype is not None
+    w.glob("torch._utils", "_rebuild_tensor_v3" if v3 else "_rebuild_tensor_v2")
+    w.mark().mark().text("storage")
+    if tensor.storage == "UntypedStorage":
+        w.glob("torch.storage", "UntypedStorage")
+    else:
+        w.glob("torch", tensor.storage)
+    w.text(key).text("cpu").number(_storage_numel(tensor))
+    if legacy:
+        w.op(b"N")  # view metadata
+    w.op(b"tQ").number(tensor.offset).ints(tensor.shape)
+    w.ints(tensor.stride if tensor.stride is not None else tensor.contiguous_stride())
+    w.op(b"\x89").glob("collections", "OrderedDict").op(b")R")  # requires_grad, hooks
+    if v3:
+        w.glob("torch", str(tensor.dtype))
+    w.op(b"tR")
+
+
 def state_dict_pickle(tensors: list[TorchTensor], legacy: bool = False) -> bytes:
     """data.pkl of torch.save(OrderedDict of `tensors`) (legacy: 6-item persistent ids)."""
     w = PickleWriter().glob("collections", "OrderedDict").op(b")R").mark()
     for tensor, key in zip(tensors, _keys(tensors), strict=True):
-        v3 = tensor.dtype is not None
-        w.text(tensor.name).glob(
-            "torch._utils", "_rebuild_tensor_v3" if v3 else "_rebuild_tensor_v2"
-        )
-        w.mark().mark().text("storage")
-        if tensor.storage == "UntypedStorage":
-            w.glob("torch.storage", "UntypedStorage")
-        else:
-            w.glob("torch", tensor.storage)
-        w.text(key).text("cpu").number(_storage_numel(tensor))
-        if legacy:
-            w.op(b"N")
-        w.op(b"tQ").number(tensor.offset).ints(tensor.shape)
-        w.ints(tensor.stride if tensor.stride is not None else tensor.contiguous_stride())
-        w.op(b"\x89").glob("collections", "OrderedDict").op(b")R")
-        if v3:
-            w.glob("torch", str(tensor.dtype))
-        w.op(b"tR")
+        w.text(tensor.name)
+        write_tensor(w, tensor, key, legacy)
     return w.op(b"u").stop()
 
 
