@@ -4,7 +4,8 @@ The order is what makes a chunk all-or-nothing:
 1. the session is checked (it exists, is the caller's, is OPEN);
 2. the body is streamed to a fresh blob key (never the key of another upload of the same
    chunk) while its size is bounded and its sha256 computed; the event loop only
-   gathers pieces, and writing and hashing run in a worker thread;
+   gathers pieces, and writing and hashing run in a worker thread, one batch behind
+   the reading;
 3. the blob is committed (flushed and renamed into place);
 4. one transaction, with the session row locked, checks the session is still OPEN and
    the file's size is not exceeded, then points the chunk row at the new blob;
@@ -37,8 +38,9 @@ from weighbridge.storage.base import BlobStore, BlobWriter
 
 # Pieces from the socket are gathered up to this size before one trip to the worker
 # thread: large enough that the thread hop costs nothing, small enough to bound memory
-# (a request holds at most two batches).
-WRITE_BATCH_BYTES = 4 * 1024 * 1024
+# (a request holds at most two batches: as much as one 4 MiB batch did before the
+# reading and the writing overlapped).
+WRITE_BATCH_BYTES = 2 * 1024 * 1024
 
 
 @dataclass
