@@ -24,7 +24,8 @@ from weighbridge.errors import ErrorCode, PipelineError
 from weighbridge.pipeline import hf_model, peft_check
 from weighbridge.pipeline.gguf_check import check_gguf
 from weighbridge.pipeline.result import AdapterInfo, FileEntry
-from weighbridge.pipeline.torch_check import TorchSummary, check_torch_file, has_pickle_suffix
+from weighbridge.pipeline.torch_check import check_torch_file, has_pickle_suffix
+from weighbridge.pipeline.torch_tensors import TorchSummary
 
 
 @dataclass

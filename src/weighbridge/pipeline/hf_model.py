@@ -22,7 +22,7 @@ from pathlib import Path
 from weighbridge.errors import ErrorCode, PipelineError
 from weighbridge.pipeline.safetensors_check import check_safetensors
 from weighbridge.pipeline.shard_index import check_sharded, read_json_object
-from weighbridge.pipeline.torch_check import TorchSummary
+from weighbridge.pipeline.torch_tensors import TorchSummary
 
 TOKENIZER_FILES = frozenset(
     {

@@ -25,7 +25,7 @@ from typing import Any
 from weighbridge.errors import ErrorCode, PipelineError
 from weighbridge.pipeline.result import AdapterInfo
 from weighbridge.pipeline.safetensors_check import check_safetensors
-from weighbridge.pipeline.torch_check import TorchSummary
+from weighbridge.pipeline.torch_tensors import TorchSummary
 
 CONFIG_NAME = "adapter_config.json"
 WEIGHTS_NAME = "adapter_model.safetensors"

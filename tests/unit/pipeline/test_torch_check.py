@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -17,7 +19,8 @@ from tests.builders import (
     torch_zip_bytes,
 )
 from weighbridge.errors import ErrorCode, PipelineError
-from weighbridge.pipeline.torch_check import TorchSummary, check_torch_file
+from weighbridge.pipeline.torch_check import check_torch_file
+from weighbridge.pipeline.torch_tensors import TorchSummary
 
 
 def check(
@@ -214,3 +217,15 @@ def test_sniffed_bin_with_pickle_magic_must_parse(tmp_path: Path) -> None:
     with pytest.raises(PipelineError) as caught:
         check(tmp_path, b"\x80\x02\x00", "weights.bin", sniff=True)
     assert caught.value.code == ErrorCode.INVALID_MODEL
+
+
+def test_compressed_pickle_bomb_is_refused_before_scanning(tmp_path: Path) -> None:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("archive/data.pkl", b"\x80\x02" + b"N0" * (4 << 20) + b"N.")
+    refused(tmp_path, ErrorCode.LIMIT_EXCEEDED, out.getvalue(), "archive/data.pkl", "inflates")
+
+
+def test_zip_entry_count_is_capped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("weighbridge.pipeline.torch_check.MAX_ZIP_ENTRIES", 3)
+    refused(tmp_path, ErrorCode.LIMIT_EXCEEDED, torch_zip_bytes(TINY_TORCH), "zip entries")
