@@ -4,10 +4,9 @@ A `ByteSource` has a size, a file name and extension for the session, and serves
 byte range as an iterator of pieces of at most `PIECE_SIZE` bytes, read from disk on
 demand; nothing is ever held whole in memory, and a retried chunk re-reads its range.
 
-`FolderTar` never writes a tar to disk. It lays the archive out once in memory
-(headers from `tarfile.TarInfo.tobuf`, then each file's data region and its padding to a
-512-byte block, then two zero blocks and padding to a 10240-byte record, exactly as
-`tarfile` writes) and maps byte ranges onto those segments:
+`FolderTar` never writes a tar to disk. It lays the archive out once in memory with
+`weighbridge.tar_layout` (the same layout the server streams exports with) and maps
+byte ranges onto headers in memory and data read from the folder's files:
 
     <folder>/                 directory header
     <folder>/a.json           header | data from a.json | zero padding
@@ -22,7 +21,6 @@ the same bytes and sha256; symbolic links and special files are refused.
 
 from __future__ import annotations
 
-import bisect
 import os
 import stat
 import tarfile
@@ -33,11 +31,9 @@ from pathlib import Path
 from typing import Protocol
 
 from weighbridge.client.errors import LocalInputError
+from weighbridge.tar_layout import TarLayout, TarMember
 
 PIECE_SIZE = 1024 * 1024
-TAR_MTIME = 0
-TAR_FILE_MODE = 0o644
-TAR_DIR_MODE = 0o755
 ADAPTER_CONFIG = "adapter_config.json"
 
 # Longest suffix first, so "x.tar.gz" is not taken for a ".gz" file.
@@ -162,12 +158,13 @@ class FileSource:
 
 
 @dataclass(frozen=True)
-class _FileRegion:
+class _LocalFile:
     path: Path
     size: int
 
 
-_Segment = bytes | _FileRegion
+def _read_local(source: _LocalFile, offset: int, length: int) -> Iterator[bytes]:
+    return _read_exact(source.path, source.size, offset, length)
 
 
 def _walk(folder: Path, prefix: str) -> Iterator[tuple[str, Path | None, int]]:
@@ -203,46 +200,11 @@ class FolderTar:
         self.root = root.resolve()
         top = self.root.name or "model"
         self._name = f"{top}.tar"
-        self._files: list[str] = []
-        self._starts: list[int] = []
-        self._segments: list[_Segment] = []
-        pending = bytearray()  # consecutive in-memory bytes are merged into one segment
-        offset = 0
-
-        def flush() -> None:
-            nonlocal pending
-            if pending:
-                self._starts.append(offset - len(pending))
-                self._segments.append(bytes(pending))
-                pending = bytearray()
-
-        for arcname, path, size in self._members(top):
-            info = tarfile.TarInfo(arcname)
-            info.mtime, info.uid, info.gid, info.uname, info.gname = TAR_MTIME, 0, 0, "", ""
-            if path is None:
-                info.type, info.mode = tarfile.DIRTYPE, TAR_DIR_MODE
-            else:
-                info.type, info.mode, info.size = tarfile.REGTYPE, TAR_FILE_MODE, size
-            header = info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
-            pending += header
-            offset += len(header)
-            if path is not None and size > 0:
-                flush()
-                self._starts.append(offset)
-                self._segments.append(_FileRegion(path, size))
-                self._files.append(arcname)
-                offset += size
-                padding = -size % tarfile.BLOCKSIZE
-                pending += bytes(padding)
-                offset += padding
-        end = bytes(2 * tarfile.BLOCKSIZE)
-        pending += end
-        offset += len(end)
-        record_padding = -offset % tarfile.RECORDSIZE
-        pending += bytes(record_padding)
-        offset += record_padding
-        flush()
-        self._size = offset
+        members = [TarMember(arcname, size, None if path is None else _LocalFile(path, size))
+                   for arcname, path, size in self._members(top)]
+        self._files = [m.name for m in members if m.source is not None and m.size > 0]
+        self._layout = TarLayout(members)
+        self._size = self._layout.size
 
     def _members(self, top: str) -> Iterator[tuple[str, Path | None, int]]:
         """(name in the tar, source file or None for a folder, size), sorted, depth first."""
@@ -271,20 +233,4 @@ class FolderTar:
 
     def iter_range(self, offset: int, length: int) -> Iterator[bytes]:
         _check_range(offset, length, self._size)
-        return self._iter_range(offset, offset + length)
-
-    def _iter_range(self, pos: int, end: int) -> Iterator[bytes]:
-        index = bisect.bisect_right(self._starts, pos) - 1
-        while pos < end:
-            seg_start = self._starts[index]
-            segment = self._segments[index]
-            lo = pos - seg_start
-            if isinstance(segment, bytes):
-                hi = min(len(segment), end - seg_start)
-                for cut in range(lo, hi, PIECE_SIZE):
-                    yield segment[cut : min(cut + PIECE_SIZE, hi)]
-            else:
-                hi = min(segment.size, end - seg_start)
-                yield from _read_exact(segment.path, segment.size, lo, hi - lo)
-            pos = seg_start + hi
-            index += 1
+        return self._layout.iter_range(offset, length, _read_local)
