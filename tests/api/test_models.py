@@ -135,6 +135,9 @@ def test_peft_adapter_record(api: httpx.Client) -> None:
     assert record["dtypes"] == {"F32": 2 * (4 * 8 + 8 * 4)}
     assert record["parameterCount"] == 128
     assert files_of(record) == expected_files(files)
+    assert record["adapter"] == {"peftType": "LORA", "taskType": "CAUSAL_LM", "rank": 4,
+                                 "alpha": 16, "targetModules": ["q_proj", "v_proj"],
+                                 "baseModel": "TinyLlama/TinyLlama-1.1B-Chat-v1.0"}
 
 
 def test_base_model_given_at_start_wins_for_an_adapter(api: httpx.Client) -> None:
