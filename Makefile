@@ -20,7 +20,8 @@ install: $(STAMP)
 demo: $(STAMP)
 	PATH="$(abspath $(VENV))/bin:$$PATH" bash scripts/demo.sh
 
-test: $(STAMP)
+# Static checks first (lint, import contracts, mypy --strict), then the whole suite.
+test: check
 	$(PY) -m pytest -q
 
 bench: $(STAMP)
