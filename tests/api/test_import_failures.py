@@ -22,7 +22,10 @@ import pytest
 from tests.api.gale import error, sha256, upload_session
 from tests.builders import (
     CONFIG,
+    TINY_TORCH,
+    TINY_TORCH_DTYPES,
     Member,
+    call_pickle,
     gzip_bomb_tar,
     json_bytes,
     members,
@@ -32,6 +35,7 @@ from tests.builders import (
     tar_bytes,
     tiny_model,
     tiny_tensors,
+    torch_zip_bytes,
     zip_bytes,
 )
 from tests.builders.gguf_files import tiny_gguf
@@ -302,11 +306,32 @@ def test_archive_without_weights_is_invalid_model(api: httpx.Client, server: Liv
     failed(api, server, data, "tar", "INVALID_MODEL")
 
 
-def test_pickle_weights_are_unsupported(api: httpx.Client, server: LiveServer) -> None:
+def test_a_damaged_pickle_checkpoint_is_invalid_model(api: httpx.Client,
+                                                     server: LiveServer) -> None:
     files = {"config.json": json_bytes(CONFIG),
              "pytorch_model.bin": b"\x80\x04\x95" + b"\0" * 64}
-    err = failed(api, server, tar_bytes(members(files)), "tar", "UNSUPPORTED_FORMAT")
+    err = failed(api, server, tar_bytes(members(files)), "tar", "INVALID_MODEL")
     assert "pytorch_model.bin" in err["msg"], err
+
+
+def test_a_checkpoint_that_would_run_code_is_unsafe_pickle(api: httpx.Client,
+                                                          server: LiveServer) -> None:
+    evil = torch_zip_bytes([], data_pkl=call_pickle("os", "system", "echo pwned"))
+    files = {"config.json": json_bytes(CONFIG), "pytorch_model.bin": evil}
+    err = failed(api, server, tar_bytes(members(files)), "tar", "UNSAFE_PICKLE")
+    assert "pytorch_model.bin" in err["msg"] and "os.system" in err["msg"], err
+
+
+def test_a_plain_pytorch_checkpoint_imports_with_its_parameter_count(
+        api: httpx.Client) -> None:
+    files = {"config.json": json_bytes(CONFIG),
+             "pytorch_model.bin": torch_zip_bytes(TINY_TORCH),
+             "tokenizer.json": json_bytes({"version": "1.0"})}
+    _, _, job = upload_session(api, tar_bytes(members(files, top="pt")), "tar", 1)
+    assert job["status"] == "SUCCESS", job
+    assert job["response"]["format"] == "pytorch"
+    assert job["response"]["dtypes"] == TINY_TORCH_DTYPES
+    assert job["response"]["parameterCount"] == sum(TINY_TORCH_DTYPES.values())
 
 
 # --- the adapter flag ------------------------------------------------------------------
