@@ -64,7 +64,9 @@ def run(ctx: JobContext) -> None:
 
 
 def release_chunks(ctx: JobContext) -> None:
-    """Free the upload's chunks once the job has ended, whatever the outcome."""
+    """Free the upload's chunks (and any staging a crashed attempt left) once the job has
+    ended, whatever the outcome."""
+    shutil.rmtree(layout.staging_dir(ctx.settings.data_dir, ctx.job.id), ignore_errors=True)
     session_id = ctx.job.session_id
     if not session_id:
         return
