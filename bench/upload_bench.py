@@ -479,7 +479,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--chunks-mib", type=ints, default=[8, 64])
     p.add_argument("--parallel", type=ints, default=[1, 4])
     p.add_argument("--forms", type=lambda t: t.split(","), default=["raw", "multipart"])
-    p.add_argument("--reps", type=int, default=3, help="interleaved runs of each figure")
+    p.add_argument("--reps", type=int, default=2, help="interleaved runs of each figure")
     p.add_argument("--no-tus", action="store_true")
     p.add_argument("--no-cli", action="store_true")
     p.add_argument("--import-reps", type=int, default=None,
