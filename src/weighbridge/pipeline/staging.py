@@ -31,8 +31,10 @@ from typing import Self
 
 from weighbridge.errors import ErrorCode, PipelineError
 from weighbridge.pipeline.result import FileEntry
+from weighbridge.pipeline.write_behind import WriteBehind
 
 MAX_PATH_BYTES = 4096
+WRITE_BEHIND_AFTER_BYTES = 8 * 1024 * 1024
 MAX_NAME_BYTES = 255
 
 
@@ -98,21 +100,32 @@ class AtomicFileWriter:
             self._file = open(temp_path, "xb")  # noqa: SIM115
         except OSError as exc:
             raise storage_error(exc, final_path.name) from exc
+        self._behind: WriteBehind | None = None
         self.size = 0
         self.committed = False
 
     def write(self, data: bytes | memoryview) -> None:
+        # Small files are written directly; a large one gets a writer thread, so the disk
+        # write overlaps reading and hashing the next piece.
+        if self._behind is None and self.size >= WRITE_BEHIND_AFTER_BYTES:
+            self._behind = WriteBehind(self._file)
         try:
-            self._file.write(data)
+            (self._behind or self._file).write(data)
         except OSError as exc:
             raise storage_error(exc, self._final.name) from exc
         if self._hash is not None:
             self._hash.update(data)
         self.size += len(data)
 
+    def _stop_writing(self) -> None:
+        behind, self._behind = self._behind, None
+        if behind is not None:
+            behind.close()
+
     def commit(self) -> str | None:
         """Flush, fsync and rename into place; return the sha256 hex (if computed)."""
         try:
+            self._stop_writing()
             self._file.flush()
             if self._durable:
                 os.fsync(self._file.fileno())
@@ -133,6 +146,10 @@ class AtomicFileWriter:
         tb: TracebackType | None,
     ) -> None:
         if not self.committed:
+            try:
+                self._stop_writing()
+            except OSError:
+                pass  # the write error that matters was raised already, or is moot now
             self._file.close()
             self._temp.unlink(missing_ok=True)
 
