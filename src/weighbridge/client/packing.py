@@ -16,7 +16,10 @@ byte ranges onto headers in memory and data read from the folder's files:
 
 Invariants: the bytes equal what `tarfile` (PAX format) writes for the same members;
 members are sorted and carry fixed mtime/uid/gid/mode, so the same folder always gives
-the same bytes and sha256; symbolic links and special files are refused.
+the same bytes and sha256. A symbolic link to a regular file is followed and stored as a
+regular file with the link's name and the target's bytes (a Hugging Face cache snapshot
+is made of nothing else); links to folders (which may loop), dangling links and special
+files are refused, and so is a folder without a single regular file.
 """
 
 from __future__ import annotations
@@ -176,11 +179,7 @@ def _walk(folder: Path, prefix: str) -> Iterator[tuple[str, Path | None, int]]:
         arcname = f"{prefix}/{entry.name}"
         st = entry.stat(follow_symlinks=False)
         if stat.S_ISLNK(st.st_mode):
-            raise LocalInputError(
-                f"{entry.path} is a symbolic link; the server refuses links in archives. "
-                "Copy the folder with links resolved (cp -rL) and import the copy.",
-                "SYMLINK_REFUSED",
-            )
+            st = _link_target(entry)
         if stat.S_ISDIR(st.st_mode):
             yield arcname, None, 0
             yield from _walk(Path(entry.path), arcname)
@@ -193,6 +192,36 @@ def _walk(folder: Path, prefix: str) -> Iterator[tuple[str, Path | None, int]]:
             )
 
 
+def _link_target(entry: os.DirEntry[str]) -> os.stat_result:
+    """The stat of the regular file a symbolic link points to; other links are refused."""
+    try:
+        st = os.stat(entry.path)  # follows the whole chain of links
+    except OSError as exc:
+        try:
+            target = repr(os.readlink(entry.path))
+        except OSError:
+            target = "a target"
+        raise LocalInputError(
+            f"{entry.path} is a symbolic link to {target}, which does not exist or "
+            f"cannot be read ({exc.strerror}); fix or remove the link.",
+            "SYMLINK_REFUSED",
+        ) from exc
+    if stat.S_ISDIR(st.st_mode):
+        raise LocalInputError(
+            f"{entry.path} is a symbolic link to a folder; links to folders are not "
+            "followed (they can loop). Copy the folder with links resolved (cp -rL) and "
+            "import the copy.",
+            "SYMLINK_REFUSED",
+        )
+    if not stat.S_ISREG(st.st_mode):
+        raise LocalInputError(
+            f"{entry.path} is a symbolic link to something that is not a regular file; "
+            "remove it from the model folder.",
+            "SYMLINK_REFUSED",
+        )
+    return st
+
+
 class FolderTar:
     """A folder served as the bytes of `<folder name>.tar`, computed on demand."""
 
@@ -200,8 +229,15 @@ class FolderTar:
         self.root = root.resolve()
         top = self.root.name or "model"
         self._name = f"{top}.tar"
-        members = [TarMember(arcname, size, None if path is None else _LocalFile(path, size))
-                   for arcname, path, size in self._members(top)]
+        members = [
+            TarMember(arcname, size, None if path is None else _LocalFile(path, size))
+            for arcname, path, size in self._members(top)
+        ]
+        if not any(m.source is not None for m in members):
+            raise LocalInputError(
+                f"{self.root} holds no files; a model folder needs at least its weights.",
+                "EMPTY_FOLDER",
+            )
         self._files = [m.name for m in members if m.source is not None and m.size > 0]
         self._layout = TarLayout(members)
         self._size = self._layout.size

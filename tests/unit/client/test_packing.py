@@ -116,11 +116,65 @@ def test_deterministic_across_runs_and_mtimes(model_dir: Path) -> None:
     assert hashlib.sha256(_read_all(FolderTar(model_dir))).hexdigest() == first
 
 
-def test_symlinks_are_refused(model_dir: Path) -> None:
-    (model_dir / "sub" / "link.safetensors").symlink_to(model_dir / "model.safetensors")
-    with pytest.raises(LocalInputError, match="symbolic link") as err:
+def test_links_to_files_are_followed_as_regular_files(tmp_path: Path) -> None:
+    """A Hugging Face cache snapshot: every file is a symlink into ../../blobs."""
+    blobs = tmp_path / "models--org--m" / "blobs"
+    blobs.mkdir(parents=True)
+    (blobs / "aaa").write_text('{"architectures": ["BertModel"]}')
+    (blobs / "bbb").write_bytes(random.Random(2).randbytes(PIECE_SIZE + 77))
+    snapshot = tmp_path / "models--org--m" / "snapshots" / "rev1"
+    (snapshot / "sub").mkdir(parents=True)
+    (snapshot / "config.json").symlink_to("../../blobs/aaa")
+    (snapshot / "sub" / "model.safetensors").symlink_to("../../../blobs/bbb")
+    (snapshot / "chained.json").symlink_to(snapshot / "config.json")  # a link to a link
+
+    tar = FolderTar(snapshot)
+    data = _read_all(tar)
+    resolved = tmp_path / "resolved" / "rev1"
+    (resolved / "sub").mkdir(parents=True)
+    (resolved / "config.json").write_bytes((blobs / "aaa").read_bytes())
+    (resolved / "chained.json").write_bytes((blobs / "aaa").read_bytes())
+    (resolved / "sub" / "model.safetensors").write_bytes((blobs / "bbb").read_bytes())
+    assert data == _tarfile_reference(resolved)  # as if the links were real files
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tf:
+        member = tf.getmember("rev1/sub/model.safetensors")
+        assert member.isreg() and member.size == PIECE_SIZE + 77
+        assert not any(m.issym() or m.islnk() for m in tf.getmembers())
+    assert hashlib.sha256(_read_all(FolderTar(snapshot))).digest() == hashlib.sha256(data).digest()
+    assert tar.member_files == [
+        "rev1/chained.json",
+        "rev1/config.json",
+        "rev1/sub/model.safetensors",
+    ]
+
+
+def test_links_to_folders_are_refused(model_dir: Path) -> None:
+    (model_dir / "sub" / "loop").symlink_to(model_dir)
+    with pytest.raises(LocalInputError, match="symbolic link to a folder") as err:
         FolderTar(model_dir)
     assert err.value.code == "SYMLINK_REFUSED"
+
+
+@pytest.mark.parametrize("target", ["missing.bin", "self-loop"])
+def test_dangling_links_are_refused(model_dir: Path, target: str) -> None:
+    (model_dir / "self-loop").symlink_to("self-loop")
+    if target != "self-loop":
+        (model_dir / "self-loop").unlink()
+        (model_dir / "broken").symlink_to(target)
+    with pytest.raises(
+        LocalInputError, match=f"symbolic link to '{target}', which does not"
+    ) as err:
+        FolderTar(model_dir)
+    assert err.value.code == "SYMLINK_REFUSED"
+
+
+def test_a_folder_without_files_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "empty" / "only" / "folders").mkdir(parents=True)
+    with pytest.raises(LocalInputError, match="holds no files") as err:
+        open_source(tmp_path / "empty")
+    assert err.value.code == "EMPTY_FOLDER"
+    (tmp_path / "empty" / "only" / "weights.bin").write_bytes(b"")
+    assert FolderTar(tmp_path / "empty").member_files == []  # an empty file is still a file
 
 
 def test_a_file_that_changes_size_is_noticed(model_dir: Path) -> None:
@@ -192,4 +246,5 @@ def test_adapter_detection(tmp_path: Path) -> None:
         tf.add(folder, arcname="lora")
     assert FileSource(archive).looks_like_adapter()
     (folder / "adapter_config.json").unlink()
+    (folder / "adapter_model.safetensors").write_text("{}")
     assert not FolderTar(folder).looks_like_adapter()
