@@ -14,12 +14,18 @@ import typer
 from weighbridge.cli import render
 from weighbridge.cli.exit_codes import exit_code_for
 from weighbridge.client import Client, WeighbridgeClientError
+from weighbridge.client.client import server_url
 
 DEFAULT_HOST = "http://127.0.0.1:8080"
 
 HostOption = Annotated[
     str,
-    typer.Option("--host", envvar="WEIGHBRIDGE_HOST", help="Server URL.", show_envvar=True),
+    typer.Option(
+        "--host",
+        envvar="WEIGHBRIDGE_HOST",
+        help="Server URL, e.g. http://127.0.0.1:8080.",
+        show_envvar=True,
+    ),
 ]
 KeyOption = Annotated[
     str | None,
@@ -54,6 +60,7 @@ def connect(host: str, api_key: str | None, as_json: bool) -> Iterator[Client]:
             as_json,
         )
     try:
+        server_url(host)  # a host that is no URL fails now, not after every retry
         with Client(host, api_key) as client:
             yield client
     except WeighbridgeClientError as exc:

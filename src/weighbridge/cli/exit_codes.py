@@ -4,7 +4,7 @@
 |------|-----------------------------------------------------------------------------|
 | 0    | success                                                                     |
 | 1    | a job failed: an import (the model was refused), an export or a delete      |
-| 2    | usage or configuration (bad option, missing key, bad path, unwritable file) |
+| 2    | usage or configuration (bad option or host, no key, bad path, unwritable)   |
 | 3    | the server refused a request (API error) or sent a download that is wrong   |
 | 4    | the server could not be reached                                             |
 | 130  | interrupted (Ctrl-C); an upload or a download can be resumed                |
@@ -33,6 +33,10 @@ class ExitCode(IntEnum):
     INTERRUPTED = 130
 
 
+# SDK errors that mean "fix your configuration": no key, or a --host that is no URL.
+_CONFIG_CODES = frozenset({"MISSING_API_KEY", "INVALID_HOST"})
+
+
 def exit_code_for(error: BaseException) -> ExitCode:
     if isinstance(error, KeyboardInterrupt):
         return ExitCode.INTERRUPTED
@@ -46,5 +50,5 @@ def exit_code_for(error: BaseException) -> ExitCode:
     if isinstance(error, LocalInputError):
         return ExitCode.USAGE
     if isinstance(error, WeighbridgeClientError):
-        return ExitCode.USAGE if error.code == "MISSING_API_KEY" else ExitCode.API_ERROR
+        return ExitCode.USAGE if error.code in _CONFIG_CODES else ExitCode.API_ERROR
     return ExitCode.API_ERROR

@@ -71,10 +71,8 @@ class Client:
     ) -> None:
         if not api_key:
             raise WeighbridgeClientError("MISSING_API_KEY", "An API key is required.")
-        if "://" not in host:
-            host = "http://" + host
         self._transport = Transport(
-            host,
+            server_url(host),
             api_key,
             timeout=timeout,
             retry=retry or RetryPolicy(max_attempts=max_attempts),
@@ -288,6 +286,25 @@ class Client:
         if not isinstance(model, dict) and model_id:
             model = self.get_model(str(model_id))
         return replace(outcome, model=model, dock_status=final, model_id=model_id)
+
+
+def server_url(host: str) -> str:
+    """`host` if it is an http(s) URL naming a host; else `WeighbridgeClientError`.
+
+    Checked before any request: a name like "localhost:8080" or a typo would otherwise
+    cost every retry of a connection that can never work.
+    """
+    try:
+        url = httpx.URL(host.strip())
+    except (httpx.InvalidURL, TypeError):
+        url = None
+    if url is None or url.scheme not in ("http", "https") or not url.host:
+        raise WeighbridgeClientError(
+            "INVALID_HOST",
+            f"{host!r} is not a server URL; give its scheme and host, "
+            "e.g. http://127.0.0.1:8080 or https://weighbridge.example.com.",
+        )
+    return str(url)
 
 
 def _as_dict(data: Any) -> dict[str, Any]:

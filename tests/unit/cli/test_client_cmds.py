@@ -104,6 +104,16 @@ def test_a_bad_chunk_size_is_a_usage_error(run: Any, tmp_path: Path) -> None:
     assert StubClient.calls == []
 
 
+@pytest.mark.parametrize("host", ["not-a-url", "127.0.0.1:8080", "https://"])
+def test_a_host_that_is_no_url_is_a_usage_error_before_any_request(run: Any, host: str) -> None:
+    result = run("models", "list", "--host", host)
+    assert result.exit_code == ExitCode.USAGE
+    assert "INVALID_HOST" in result.stderr and "http://127.0.0.1:8080" in result.stderr
+    assert StubClient.calls == []  # no client was even built, so nothing was retried
+    as_json = run("models", "list", "--host", host, "--json")
+    assert json.loads(as_json.stdout)["error"]["code"] == "INVALID_HOST"
+
+
 def test_host_comes_from_the_environment(run: Any) -> None:
     run("models", "list", env={"WEIGHBRIDGE_HOST": "http://wb:9", "WEIGHBRIDGE_API_KEY": "z"})
     assert StubClient.calls[0] == ("init", ("http://wb:9", "z"))

@@ -16,7 +16,7 @@ import pytest
 
 import weighbridge
 from tests.unit.client.fake_server import FakeServer, error
-from weighbridge import ApiError, Client, ImportFailed, RetryPolicy
+from weighbridge import ApiError, Client, ImportFailed, RetryPolicy, WeighbridgeClientError
 from weighbridge.client.packing import FolderTar
 
 MiB = 1024 * 1024
@@ -216,7 +216,7 @@ def test_plain_calls(tmp_path: Path) -> None:
             return httpx.Response(200, json={"sessionId": "s", "status": "ABORTED"})
         return error(404, "NOT_FOUND", "Model cm-9 not found.")
 
-    client = Client("wb.test", "key", http_transport=httpx.MockTransport(handler))
+    client = Client("http://wb.test", "key", http_transport=httpx.MockTransport(handler))
     assert client.host == "http://wb.test"
     assert client.list_models(limit=2).models == models
     assert client.get_model("cm-1") == models[0]
@@ -226,6 +226,29 @@ def test_plain_calls(tmp_path: Path) -> None:
         client.get_model("cm-9")
     assert (err.value.status, err.value.code) == (404, "NOT_FOUND")
     client.close()
+
+
+@pytest.mark.parametrize(
+    "host", ["not-a-url", "localhost:8080", "http://", "ftp://wb.test", "http://wb:port", ""]
+)
+def test_a_host_that_is_no_server_url_is_refused_before_any_request(host: str) -> None:
+    sent: list[httpx.Request] = []
+
+    def record(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200, json={})
+
+    with pytest.raises(WeighbridgeClientError) as err:
+        Client(host, "key", http_transport=httpx.MockTransport(record))
+    assert err.value.code == "INVALID_HOST"
+    assert "http://127.0.0.1:8080" in err.value.msg
+    assert sent == []
+
+
+@pytest.mark.parametrize("host", ["http://127.0.0.1:8080", "https://wb.example.com/base/"])
+def test_http_and_https_urls_are_accepted(host: str) -> None:
+    with Client(host, "key") as client:
+        assert client.host == host.rstrip("/")
 
 
 def test_the_package_surface() -> None:

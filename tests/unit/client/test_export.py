@@ -214,7 +214,7 @@ def test_a_delete_answered_final_at_once_is_not_polled(tmp_path: Path) -> None:
 
     transport = httpx.MockTransport(handler)
     with (
-        Client("wb.test", "k", http_transport=transport) as client,
+        Client("http://wb.test", "k", http_transport=transport) as client,
         pytest.raises(JobFailed) as err,
     ):
         client.delete_model("cm-1")
@@ -230,7 +230,7 @@ def test_list_models_sends_the_filters_and_returns_the_page(tmp_path: Path) -> N
             200, json={"models": [{"_id": "cm-1"}], "total": 7, "limit": 1, "offset": 3}
         )
 
-    with Client("wb.test", "k", http_transport=httpx.MockTransport(handler)) as client:
+    with Client("http://wb.test", "k", http_transport=httpx.MockTransport(handler)) as client:
         page = client.list_models(
             1, 3, name="mini", is_adapter=False, format="gguf", status="READY"
         )
