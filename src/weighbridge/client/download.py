@@ -12,7 +12,9 @@ Last-Modified) is kept in a `DownloadStore`, so a later run resumes the same `.p
 Invariants: the `.part` file is always a prefix of one version of the body; nothing but a
 complete, checked body is ever at `<target>`; a body without a validator is never resumed.
 Drops are retried with the transport's backoff; every attempt that brings new bytes starts
-the count of attempts afresh, so a long download survives any number of separate drops.
+the count of attempts afresh, so a long download survives any number of separate drops. An
+error status outlasting the retries (5xx, 429) is raised as the server's `ApiError`, not a
+connection failure; a `.part` that a failure left empty is removed.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from typing import BinaryIO, Literal
 
 import httpx
 
-from weighbridge.client.errors import DownloadError, LocalInputError, TransportError
+from weighbridge.client.errors import ApiError, DownloadError, LocalInputError, TransportError
 from weighbridge.client.resume import DownloadState, DownloadStore
 from weighbridge.client.transport import (
     StreamBroken,
@@ -167,7 +169,8 @@ class _Download:
             length = response.headers.get("Content-Length")
             self._agree_on_size(int(length) if length and length.isdigit() else None)
         elif is_retryable_status(status):
-            raise _RetryableStatus(status, parse_retry_after(response.headers.get("Retry-After")))
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            raise _RetryableStatus(self.transport.error_of(response), retry_after)
         else:
             raise self.transport.error_of(response)
 
@@ -185,8 +188,11 @@ class _Download:
 
 
 class _RetryableStatus(StreamBroken):
-    def __init__(self, status: int, retry_after: float | None) -> None:
-        super().__init__(f"the server answered {status}")
+    """An error status worth retrying (5xx, 429); `error` is what the server said."""
+
+    def __init__(self, error: ApiError, retry_after: float | None) -> None:
+        super().__init__(f"the server answered {error.status}")
+        self.error = error
         self.retry_after = retry_after
 
 
@@ -251,6 +257,11 @@ def download_file(
             raise LocalInputError(
                 f"Cannot write {part}: {exc.strerror or exc}.", "WRITE_FAILED"
             ) from exc
+        finally:  # a `.part` without a byte is nothing to resume (after success it is gone)
+            with contextlib.suppress(OSError):
+                if part.stat().st_size == 0:
+                    part.unlink()
+                    store.delete(key)
         if owned:
             store.delete(key)
     return DownloadResult(target, size, download.resumed_bytes)
@@ -269,10 +280,14 @@ def _run_attempts(
         except StreamBroken as exc:
             failures = 1 if download.offset > before else failures + 1
             if failures >= policy.max_attempts:
+                if isinstance(exc, _RetryableStatus):
+                    raise exc.error from exc  # the server's own answer, not a wire problem
+                kept = f"{download.offset:,} bytes are kept in {download.part}: to resume,"
+                if not download.offset:
+                    kept = "nothing arrived:"
                 raise TransportError(
-                    f"The download from {download.url} kept failing ({exc}); "
-                    f"{download.offset:,} bytes are kept in {download.part}: "
-                    "run the same command again to resume.",
+                    f"The download from {download.url} kept failing ({exc}); {kept} "
+                    "run the same command again.",
                     failures,
                 ) from exc
             retry_after = exc.retry_after if isinstance(exc, _RetryableStatus) else None

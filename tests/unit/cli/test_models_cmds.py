@@ -117,6 +117,8 @@ def test_export_failures_and_interrupts(run: Any, tmp_path: Path) -> None:
     cases = [
         (DownloadError("EXPORT_MISMATCH", "config.json differs"), ExitCode.API_ERROR),
         (TransportError("kept failing; run again to resume", 6), ExitCode.CONNECTION),
+        # A download the server kept answering 500: its error, not a connection failure.
+        (ApiError(500, "INTERNAL", "The export blob is unreadable."), ExitCode.API_ERROR),
         (JobFailed("EXPORT_FAILED", "disk", {"_id": "ds-3"}), ExitCode.JOB_FAILED),
     ]
     for error, code in cases:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 
@@ -47,6 +48,8 @@ class FakeDownload:
     # Per request, in order: end the body cleanly after this many bytes (a short body).
     shorts: list[int | None] = field(default_factory=list)
     statuses: list[int] = field(default_factory=list)  # error statuses to answer first
+    status_json: Any = field(default_factory=dict)  # the body of those error answers
+    statuses_after: int = 0  # requests answered normally before the error statuses start
     honour_ranges: bool = True
     ignore_if_range: bool = False  # a broken server: ranges of whatever it has now
     requests: list[Sent] = field(default_factory=list)
@@ -64,9 +67,9 @@ class FakeDownload:
         if request.url.path != self.path:
             sent.status = 404
             return httpx.Response(404, json={"errors": [{"code": "NOT_FOUND", "msg": "no"}]})
-        if self.statuses:
+        if self.statuses and len(self.requests) > self.statuses_after:
             sent.status = self.statuses.pop(0)
-            return httpx.Response(sent.status, headers={"Retry-After": "1"}, json={})
+            return httpx.Response(sent.status, headers={"Retry-After": "1"}, json=self.status_json)
         size = len(self.body)
         start = 0
         wanted = request.headers.get("Range")

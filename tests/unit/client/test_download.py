@@ -207,6 +207,40 @@ def test_server_errors_are_retried_with_backoff_and_others_raised(tmp_path: Path
     assert err.value.status == 404 and len(gone.requests) == 1
 
 
+def test_a_lasting_server_error_is_the_servers_error_and_leaves_no_empty_part(
+    tmp_path: Path,
+) -> None:
+    server = FakeDownload(
+        _body(MiB),
+        statuses=[500] * 4,
+        status_json={"errors": [{"code": "INTERNAL", "msg": "The export blob is unreadable."}]},
+    )
+    with pytest.raises(ApiError) as err:
+        _get(server, tmp_path, attempts=4)
+    assert (err.value.status, err.value.code) == (500, "INTERNAL")
+    assert err.value.msg == "The export blob is unreadable."
+    assert len(server.requests) == 4  # retried as before, then the server's answer
+    assert not part_path(tmp_path / "model.tar").exists()
+    assert not list((tmp_path / "state").rglob("*.json"))
+
+
+def test_a_lasting_server_error_after_some_bytes_keeps_them_to_resume(tmp_path: Path) -> None:
+    server = FakeDownload(_body(MiB), drops=[1000], statuses=[503] * 3, statuses_after=1)
+    with pytest.raises(ApiError) as err:
+        _get(server, tmp_path, attempts=3)
+    assert err.value.status == 503
+    assert part_path(tmp_path / "model.tar").stat().st_size == 1000
+    assert _get(server, tmp_path).resumed_bytes == 1000
+
+
+def test_a_download_that_never_got_a_byte_leaves_no_part(tmp_path: Path) -> None:
+    server = FakeDownload(_body(MiB), drops=[0, 0, 0])
+    with pytest.raises(TransportError) as err:
+        _get(server, tmp_path, attempts=3)
+    assert "nothing arrived" in err.value.msg and "bytes are kept" not in err.value.msg
+    assert not part_path(tmp_path / "model.tar").exists()
+
+
 def test_an_unwritable_target_is_a_local_error(tmp_path: Path) -> None:
     server = FakeDownload(_body(1000))
     (tmp_path / "a-file").write_text("")
