@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from weighbridge.api import errors
+from weighbridge.api.body_limit import BodySizeLimit
 from weighbridge.api.deps import Resources
 from weighbridge.api.routes import dock_status, files, limits, models, sessions
 from weighbridge.db.engine import Database
@@ -57,6 +58,7 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="weighbridge", version=importlib.metadata.version("weighbridge"), lifespan=lifespan,
                   docs_url="/docs", redoc_url=None)
     errors.install(app)
+    app.add_middleware(BodySizeLimit)
     for module in (sessions, dock_status, models, files, limits):
         app.include_router(module.router)
 

@@ -8,7 +8,7 @@ import pytest
 from tests.api.gale import error
 
 
-@pytest.mark.parametrize("path", ["/api/public/nope", "/api/public/files/session",
+@pytest.mark.parametrize("path", ["/api/public/nope", "/api/public/files/session/a/b/c",
                                   "/api/public/models/cm-x/unknown", "/nothing"])
 def test_unknown_route_is_404_in_the_error_shape(api: httpx.Client, path: str) -> None:
     error(api.get(path), 404, "NOT_FOUND")

@@ -10,13 +10,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
 
 from weighbridge.errors import ErrorCode, WeighbridgeError
 
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+# 19 digits cover every file size; longer numbers are not a range anyone means.
+_RANGE = re.compile(r"^bytes=(\d{0,19})-(\d{0,19})$")
 
 
 @dataclass(frozen=True)
@@ -48,10 +50,17 @@ def requested_range(request: Request, size: int, etag: str) -> ByteRange:
     return ByteRange(start, end - start + 1, True)
 
 
+def content_disposition(file_name: str) -> str:
+    """`attachment` with the name as plain ASCII and, exactly, as UTF-8 (RFC 6266/8187):
+    header values are Latin-1 on the wire, and a name may hold any character."""
+    fallback = "".join(c if " " <= c <= "~" and c not in '"\\%' else "_" for c in file_name)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(file_name, safe='')}"
+
+
 def ranged_response(body: Iterator[bytes], rng: ByteRange, size: int, etag: str,
                     file_name: str, media_type: str) -> StreamingResponse:
     headers = {"Content-Length": str(rng.length), "Accept-Ranges": "bytes", "ETag": etag,
-               "Content-Disposition": f'attachment; filename="{file_name}"'}
+               "Content-Disposition": content_disposition(file_name)}
     if rng.partial:
         headers["Content-Range"] = f"bytes {rng.start}-{rng.start + rng.length - 1}/{size}"
     return StreamingResponse(body, status_code=206 if rng.partial else 200, headers=headers,

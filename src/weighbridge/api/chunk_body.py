@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 
-from python_multipart.exceptions import MultipartParseError
+from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
@@ -26,6 +26,8 @@ FILE_FIELD = "file"
 MAX_FIELD_BYTES = 64 * 1024
 MAX_FIELDS = 32
 CHUNK_SHA256_HEADER = "x-chunk-sha256"
+SHA256_HEX = re.compile(r"^[0-9a-fA-F]{64}$")
+MAX_BOUNDARY_BYTES = 200  # RFC 2046 allows 70; python-multipart refuses over 256
 
 
 def parse_chunk_number(text: str | None) -> int | None:
@@ -51,11 +53,21 @@ class ChunkBody:
         self._boundary = params.get(b"boundary")
         self._fields: dict[str, str] = {}
         self._sha256 = request.headers.get(CHUNK_SHA256_HEADER)
+        if self._sha256 is not None and not SHA256_HEX.match(self._sha256.strip()):
+            # Refused before the body is read: a malformed digest can never match.
+            raise WeighbridgeError(ErrorCode.INVALID_FIELD, "X-Chunk-Sha256 must be the chunk's "
+                                   "sha256 as 64 hex digits.", field="X-Chunk-Sha256")
         ctype = self._content_type.lower()
         if ctype == b"multipart/form-data":
             self.is_multipart = True
-            if not self._boundary:
-                raise _bad_form("The multipart body has no boundary in its Content-Type.")
+            if not self._boundary or len(self._boundary) > MAX_BOUNDARY_BYTES:
+                raise _bad_form("The multipart Content-Type needs a boundary of 1 to "
+                                f"{MAX_BOUNDARY_BYTES} characters.")
+            if "chunkNumber" in request.query_params:
+                raise WeighbridgeError(ErrorCode.INVALID_CHUNK_NUMBER, "Send chunkNumber once: "
+                                       "as a form field with multipart/form-data, or in the "
+                                       "query with application/octet-stream.",
+                                       field="chunkNumber")
         elif ctype in (b"application/octet-stream", b""):
             self.is_multipart = False
         else:
@@ -82,7 +94,7 @@ class ChunkBody:
         headers: dict[bytes, bytes] = {}
         header_name = bytearray()
         header_value = bytearray()
-        seen_file = False
+        seen_file = ended = False
 
         def on_part_begin() -> None:
             part.clear()
@@ -111,6 +123,9 @@ class ChunkBody:
             else:
                 if len(self._fields) >= MAX_FIELDS:
                     raise _bad_form("The multipart body has too many fields.")
+                if name in self._fields:
+                    raise _bad_form(f"The multipart field {name[:64]!r} appears twice; send "
+                                    "each field once.")
                 part["name"] = name
                 part["data"] = bytearray()
 
@@ -137,13 +152,17 @@ class ChunkBody:
                 assert isinstance(buf, bytearray)
                 self._fields[str(part["name"])] = buf.decode("utf-8", "replace")
 
-        parser = MultipartParser(self._boundary or b"", {
-            "on_part_begin": on_part_begin, "on_part_data": on_part_data,
-            "on_part_end": on_part_end, "on_header_field": on_header_field,
-            "on_header_value": on_header_value, "on_header_end": on_header_end,
-            "on_headers_finished": on_headers_finished,
-        })
+        def on_end() -> None:
+            nonlocal ended
+            ended = True
+
         try:
+            parser = MultipartParser(self._boundary or b"", {
+                "on_part_begin": on_part_begin, "on_part_data": on_part_data,
+                "on_part_end": on_part_end, "on_header_field": on_header_field,
+                "on_header_value": on_header_value, "on_header_end": on_header_end,
+                "on_headers_finished": on_headers_finished, "on_end": on_end,
+            })
             async for data in self._request.stream():
                 parser.write(data)
                 if out:
@@ -151,9 +170,14 @@ class ChunkBody:
                         yield piece
                     out.clear()
             parser.finalize()
-        except MultipartParseError as exc:
+        except FormParserError as exc:
             raise _bad_form("The multipart body is malformed; send fields 'file' and "
                             "'chunkNumber' as multipart/form-data.") from exc
+        if not ended:
+            # Without its closing boundary the body may have been cut short: the last
+            # bytes of the file part cannot be trusted to be the whole chunk.
+            raise _bad_form("The multipart body ends without its closing boundary; it was "
+                            "cut short. Send the chunk again.")
         for piece in out:
             yield piece
         if not seen_file:

@@ -12,17 +12,22 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from weighbridge.errors import ErrorCode, WeighbridgeError
 
 log = logging.getLogger("weighbridge.api")
 
-HTTP_CODES = {404: ErrorCode.NOT_FOUND, 405: ErrorCode.INVALID_FIELD,
+HTTP_CODES = {404: ErrorCode.NOT_FOUND, 405: ErrorCode.METHOD_NOT_ALLOWED,
               413: ErrorCode.TOO_LARGE, 415: ErrorCode.UNSUPPORTED_MEDIA_TYPE}
 
 
 def error_response(exc: WeighbridgeError) -> JSONResponse:
-    return JSONResponse({"errors": [exc.to_dict()]}, status_code=exc.http_status)
+    headers = {}
+    if exc.code == ErrorCode.RANGE_NOT_SATISFIABLE and "size" in exc.extra:
+        headers["Content-Range"] = f"bytes */{exc.extra['size']}"  # RFC 9110 §15.5.17
+    return JSONResponse({"errors": [exc.to_dict()]}, status_code=exc.http_status,
+                        headers=headers)
 
 
 def _describe(err: dict[str, Any]) -> tuple[str, str]:
@@ -37,8 +42,17 @@ def _describe(err: dict[str, Any]) -> tuple[str, str]:
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(WeighbridgeError)
-    async def _weighbridge(_: Request, exc: WeighbridgeError) -> JSONResponse:
+    async def _weighbridge(request: Request, exc: WeighbridgeError) -> JSONResponse:
+        if exc.http_status >= 500:
+            log.error("api.error path=%s code=%s", request.url.path, exc.code, exc_info=exc)
         return error_response(exc)
+
+    @app.exception_handler(ClientDisconnect)
+    async def _gone(request: Request, _: ClientDisconnect) -> JSONResponse:
+        # The client hung up mid-body: nobody will read this answer, and nothing was kept.
+        log.info("api.client_disconnected path=%s", request.url.path)
+        return error_response(WeighbridgeError(ErrorCode.CLIENT_DISCONNECTED, "The client "
+                                               "disconnected before sending the whole body."))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -113,6 +113,25 @@ class SessionStateResponse(_Out):
     dockStatusId: str | None
 
 
+class SessionSummary(_Out):
+    sessionId: str
+    status: str
+    fileContext: str
+    fileName: str
+    fileSize: int
+    totalChunks: int
+    receivedBytes: int
+    modelId: str
+    createdOn: str
+    expirationDate: str
+
+
+class SessionListResponse(_Out):
+    sessions: list[SessionSummary]
+    limit: int
+    offset: int
+
+
 class FileRecord(_Out):
     path: str
     size: int

@@ -14,6 +14,7 @@ from weighbridge.api.schemas import (
     ModelResponse,
     ReceivedChunk,
     SessionStateResponse,
+    SessionSummary,
     iso_ms,
 )
 from weighbridge.db.tables import Chunk, Job, Model, StoredFile, UploadSession
@@ -67,6 +68,14 @@ def dock_status_view(job: Job, model: Model | None, tar: ExportTar | None, base_
         if job.error_code else None,
         response=_job_response(job, model, tar, base_url),
     )
+
+
+def session_summary_view(row: UploadSession, received_bytes: int) -> SessionSummary:
+    return SessionSummary(
+        sessionId=row.id, status=upload_sessions.status_of(row), fileContext=row.file_context,
+        fileName=row.file_name, fileSize=row.file_size, totalChunks=row.total_chunks,
+        receivedBytes=received_bytes, modelId=row.model_id,
+        createdOn=iso_ms(row.created_on) or "", expirationDate=iso_ms(row.expires_on) or "")
 
 
 def session_view(row: UploadSession, chunks: Sequence[Chunk]) -> SessionStateResponse:

@@ -216,10 +216,14 @@ class ChunkIntake:
             committed = True
             receipt = ChunkReceipt(session.id, number, received, digest)
             replaced = await to_thread.run_sync(self._record, account_id, receipt, key)
-        except BaseException:
+        except BaseException as exc:
             # Covers refusals, a client that hung up mid-body, and task cancellation.
             await sink.settle()
             await to_thread.run_sync(self._discard, writer, key, committed)
+            if isinstance(exc, WeighbridgeError) and exc.code == ErrorCode.INTERNAL:
+                # A complete or an abort may have freed the session's storage under this
+                # upload; then the session's state, not the storage, is the answer.
+                await to_thread.run_sync(self._load, account_id, session_id, None)
             raise
         if replaced and replaced != key:
             await to_thread.run_sync(self._store.delete, replaced)

@@ -82,11 +82,15 @@ def normalise_extension(text: str, file_context: str = MODEL_CONTEXT) -> str:
     return ext
 
 
+def has_control_chars(text: str) -> bool:
+    return any(ord(c) < 0x20 or ord(c) == 0x7F for c in text)
+
+
 def _check_file_name(name: str) -> None:
-    if (not name or name in (".", "..") or any(c in name for c in "/\\\0")
-            or len(name.encode("utf-8")) > MAX_FILE_NAME_BYTES):
-        raise _bad("fileName", "fileName must be a plain file name: 1-255 bytes, "
-                   "no path separators and no NUL.")
+    if (not name or name in (".", "..") or any(c in name for c in "/\\")
+            or has_control_chars(name) or len(name.encode("utf-8")) > MAX_FILE_NAME_BYTES):
+        raise _bad("fileName", "fileName must be a plain file name: 1-255 bytes, no path "
+                   "separators and no control characters (NUL, newline, ...).")
 
 
 def _check_spec(spec: StartSpec, settings: Settings) -> None:
@@ -111,7 +115,13 @@ def _check_spec(spec: StartSpec, settings: Settings) -> None:
                    f"bytes within the maximum chunk size of {settings.max_chunk_size_bytes} "
                    "bytes; use more chunks.")
     if spec.sha256 is not None and not SHA256_RE.match(spec.sha256):
-        raise _bad("sha256", "sha256 must be 64 lowercase hex digits.")
+        raise _bad("sha256", "sha256 must be the file's sha256 as 64 hex digits.")
+    if spec.sha256 is not None and spec.file_context != MODEL_CONTEXT:
+        raise _bad("sha256", "sha256 is verified by the model import job only; for a plain "
+                   "file, send X-Chunk-Sha256 with each chunk instead.")
+    for field_name, text in (("name", spec.name), ("baseModel", spec.base_model)):
+        if text is not None and has_control_chars(text):
+            raise _bad(field_name, f"{field_name} must not contain control characters.")
     if spec.chunk_size is not None:
         cs, n = spec.chunk_size, spec.total_chunks
         if not 1 <= cs <= settings.max_chunk_size_bytes:
@@ -127,6 +137,7 @@ def start(db: Session, settings: Settings, account_id: str, spec: StartSpec,
     if idempotency_key:
         earlier = repo.find_by_idempotency_key(db, account_id, idempotency_key)
         if earlier is not None:
+            _check_same_start(earlier, spec)
             return earlier
     _check_spec(spec, settings)
     spec = StartSpec(**{**spec.__dict__, "file_extension": normalise_extension(
@@ -146,6 +157,22 @@ def start(db: Session, settings: Settings, account_id: str, spec: StartSpec,
     )
     repo.add(db, row)
     return row
+
+
+def _check_same_start(earlier: UploadSession, spec: StartSpec) -> None:
+    """A retried start must be the same request; a reused key with other values is a bug."""
+    try:
+        ext = normalise_extension(spec.file_extension, spec.file_context)
+    except WeighbridgeError:
+        ext = spec.file_extension
+    same = (earlier.file_context, earlier.total_chunks, earlier.file_extension,
+            earlier.file_name, earlier.file_size, earlier.sha256, earlier.chunk_size) == \
+        (spec.file_context, spec.total_chunks, ext, spec.file_name, spec.file_size,
+         spec.sha256, spec.chunk_size)
+    if not same:
+        raise WeighbridgeError(ErrorCode.IDEMPOTENCY_MISMATCH, "This Idempotency-Key was "
+                               f"already used for session {earlier.id} with other values; use a "
+                               "new key for a new upload.", sessionId=earlier.id)
 
 
 def status_of(row: UploadSession, now: datetime | None = None) -> str:
@@ -236,6 +263,13 @@ def complete(db: Session, account_id: str, session_id: str, fields: dict[str, An
         outcome = plain_files.create(db, row)
     db.flush()
     return outcome
+
+
+def list_owned(db: Session, account_id: str, status: str | None, limit: int, offset: int
+               ) -> list[tuple[UploadSession, int]]:
+    """The account's sessions with their received bytes, so a client can find and abort
+    the ones it no longer needs (open sessions count against a per-account limit)."""
+    return repo.list_for_account(db, account_id, status, datetime.now(UTC), limit, offset)
 
 
 def state(db: Session, account_id: str, session_id: str

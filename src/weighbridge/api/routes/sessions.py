@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 
 from weighbridge.api.chunk_body import ChunkBody
 from weighbridge.api.deps import Resources, account_id, resources
@@ -14,12 +14,18 @@ from weighbridge.api.schemas import (
     CompleteRequest,
     CompleteResponse,
     FileCompleteResponse,
+    SessionListResponse,
     SessionStateResponse,
     StartSessionRequest,
     StartSessionResponse,
     iso_ms,
 )
-from weighbridge.api.views import complete_view, file_complete_view, session_view
+from weighbridge.api.views import (
+    complete_view,
+    file_complete_view,
+    session_summary_view,
+    session_view,
+)
 from weighbridge.db.tables import StoredFile
 from weighbridge.errors import ErrorCode, WeighbridgeError
 from weighbridge.services import upload_sessions
@@ -82,6 +88,20 @@ def complete(session_id: str, account: Account, res: Res, request: Request,
         return file_complete_view(outcome, str(request.base_url))
     res.runner.wake()
     return complete_view(outcome)
+
+
+@router.get("")
+def list_sessions(
+    account: Account, res: Res,
+    status: Annotated[Literal["OPEN", "COMPLETED", "EXPIRED", "ABORTED"] | None,
+                      Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+) -> SessionListResponse:
+    with res.database.transaction() as db:
+        rows = upload_sessions.list_owned(db, account, status, limit, offset)
+        body = [session_summary_view(row, received) for row, received in rows]
+    return SessionListResponse(sessions=body, limit=limit, offset=offset)
 
 
 @router.get("/{session_id}")

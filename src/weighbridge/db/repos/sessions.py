@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from weighbridge.db.tables import Chunk, UploadSession
@@ -32,6 +32,29 @@ def find_by_idempotency_key(db: Session, account_id: str, key: str) -> UploadSes
             UploadSession.account_id == account_id, UploadSession.idempotency_key == key
         )
     ).first()
+
+
+def list_for_account(db: Session, account_id: str, status: str | None, now: datetime,
+                     limit: int, offset: int) -> list[tuple[UploadSession, int]]:
+    """The account's sessions, newest first, each with its received byte count.
+
+    `status` OPEN/EXPIRED is judged by `expires_on` as well, as the API shows it."""
+    received = (select(Chunk.session_id, func.sum(Chunk.size).label("bytes"))
+                .group_by(Chunk.session_id).subquery())
+    query = (select(UploadSession, func.coalesce(received.c.bytes, 0))
+             .outerjoin(received, received.c.session_id == UploadSession.id)
+             .where(UploadSession.account_id == account_id))
+    if status == "OPEN":
+        query = query.where(UploadSession.status == "OPEN", UploadSession.expires_on > now)
+    elif status == "EXPIRED":
+        query = query.where(or_(UploadSession.status == "EXPIRED",
+                                (UploadSession.status == "OPEN")
+                                & (UploadSession.expires_on <= now)))
+    elif status is not None:
+        query = query.where(UploadSession.status == status)
+    rows = db.execute(query.order_by(UploadSession.created_on.desc(), UploadSession.id)
+                      .limit(limit).offset(offset)).all()
+    return [(row[0], int(row[1])) for row in rows]
 
 
 def count_open(db: Session, account_id: str, now: datetime) -> int:
