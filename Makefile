@@ -30,6 +30,7 @@ test: check
 	$(PY) -m pytest -q
 
 bench: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[bench]'
 	$(PY) bench/upload_bench.py
 
 lint: $(STAMP)
