@@ -14,7 +14,7 @@ import typer
 from weighbridge.cli import render
 from weighbridge.cli.exit_codes import exit_code_for
 from weighbridge.client import Client, WeighbridgeClientError
-from weighbridge.client.client import server_url
+from weighbridge.client.transport import server_url
 
 DEFAULT_HOST = "http://127.0.0.1:8080"
 

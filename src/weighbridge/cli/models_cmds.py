@@ -25,6 +25,7 @@ from weighbridge.cli.connection import (
 )
 from weighbridge.cli.sizes import format_size
 from weighbridge.cli.transfer_progress import TransferProgress
+from weighbridge.client import LocalInputError
 
 
 class ModelFormat(StrEnum):
@@ -139,6 +140,9 @@ def models_export_command(
         bool,
         typer.Option("--no-verify", help="Skip checking the tar's files against the model record."),
     ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite the output file if it exists.")
+    ] = False,
     json_output: JsonOption = False,
     host: HostOption = DEFAULT_HOST,
     api_key: KeyOption = None,
@@ -157,7 +161,11 @@ def models_export_command(
                     on_status=display.job,
                     resume=not no_resume,
                     verify=not no_verify,
+                    overwrite=force,
                 )
+        except LocalInputError as exc:
+            hint = "Pass --force to overwrite it." if exc.code == "OUTPUT_EXISTS" else None
+            fail(exc, json_output, hint)
         except KeyboardInterrupt as exc:
             fail(exc, json_output, "Run the same command again to resume the download.")
     if json_output:

@@ -26,7 +26,7 @@ from weighbridge.client.importer import ImportOutcome, UploadRequest, upload_mod
 from weighbridge.client.jobs import StatusCallback
 from weighbridge.client.packing import open_source
 from weighbridge.client.resume import DownloadStore, ResumeStore, default_state_dir
-from weighbridge.client.transport import RetryPolicy, Transport
+from weighbridge.client.transport import RetryPolicy, Transport, server_url
 from weighbridge.client.uploader import Limits, ProgressCallback
 
 API = "/api/public"
@@ -186,6 +186,7 @@ class Client:
         verify_progress: ProgressCallback | None = None,
         on_status: StatusCallback | None = None,
         poll_interval: float = 1.0,
+        overwrite: bool = False,
     ) -> ExportOutcome:
         """Export a model as an uncompressed tar to `output_path` (a file, or a folder).
 
@@ -194,8 +195,10 @@ class Client:
         An interrupted download of the same model to the same path is resumed unless
         `resume=False`. With `verify`, the tar's files are checked against the model
         record (`verify_progress` follows that pass) before the file is put in place.
+        An existing file at the output is refused (`LocalInputError` OUTPUT_EXISTS)
+        unless `overwrite`.
         """
-        check_output(Path(output_path))
+        check_output(Path(output_path), overwrite=overwrite)
         record = self.get_model(model_id) if verify else None
         response = self._transport.request("POST", f"{API}/models/{model_id}/export")
         status = _as_dict(self._transport.decode(response))
@@ -212,6 +215,7 @@ class Client:
             resume=resume,
             progress=progress,
             verify_progress=verify_progress,
+            overwrite=overwrite,
         )
 
     def wait_for_job(
@@ -286,25 +290,6 @@ class Client:
         if not isinstance(model, dict) and model_id:
             model = self.get_model(str(model_id))
         return replace(outcome, model=model, dock_status=final, model_id=model_id)
-
-
-def server_url(host: str) -> str:
-    """`host` if it is an http(s) URL naming a host; else `WeighbridgeClientError`.
-
-    Checked before any request: a name like "localhost:8080" or a typo would otherwise
-    cost every retry of a connection that can never work.
-    """
-    try:
-        url = httpx.URL(host.strip())
-    except (httpx.InvalidURL, TypeError):
-        url = None
-    if url is None or url.scheme not in ("http", "https") or not url.host:
-        raise WeighbridgeClientError(
-            "INVALID_HOST",
-            f"{host!r} is not a server URL; give its scheme and host, "
-            "e.g. http://127.0.0.1:8080 or https://weighbridge.example.com.",
-        )
-    return str(url)
 
 
 def _as_dict(data: Any) -> dict[str, Any]:

@@ -51,11 +51,13 @@ def export_to(
     resume: bool,
     progress: ProgressCallback | None,
     verify_progress: ProgressCallback | None,
+    overwrite: bool = False,
 ) -> ExportOutcome:
     """Download the export that `final` (a SUCCESS dock status) describes to `output`.
 
     `output` may be an existing folder: the server's file name is used inside it.
     `record` is the model record to check the tar's files against (None: no check).
+    An existing file at the target is replaced only with `overwrite`.
     """
     answer = final.get("response")
     url = answer.get("downloadUrl") if isinstance(answer, dict) else None
@@ -66,6 +68,7 @@ def export_to(
     sha256 = answer.get("sha256") if isinstance(answer.get("sha256"), str) else None
     if output.is_dir():
         output = output / _file_name(answer.get("fileName"), model_id)
+        check_output(output, overwrite=overwrite)
     expected = _record_files(record) if record is not None else None
     checked: list[int] = []
 
@@ -96,8 +99,17 @@ def export_to(
     )
 
 
-def check_output(output: Path) -> None:
-    """Refuse an output that cannot be written before the server does any work for it."""
+def check_output(output: Path, *, overwrite: bool = False) -> None:
+    """Refuse an output that cannot be written before the server does any work for it.
+
+    An existing file there is refused unless `overwrite` (its `.part` is no such file:
+    that is a download to resume).
+    """
+    if not overwrite and os.path.lexists(output) and not output.is_dir():
+        raise LocalInputError(
+            f"{output} already exists; choose another output, or ask to overwrite it.",
+            "OUTPUT_EXISTS",
+        )
     folder = output if output.is_dir() else output.parent
     if not folder.is_dir():
         raise LocalInputError(f"The folder {folder} does not exist; create it first.")

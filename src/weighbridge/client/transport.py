@@ -29,7 +29,7 @@ from typing import Any
 
 import httpx
 
-from weighbridge.client.errors import ApiError, TransportError
+from weighbridge.client.errors import ApiError, TransportError, WeighbridgeClientError
 
 # 501/505 mean "this server will never do that": retrying cannot help.
 _NEVER_RETRY_5XX = frozenset({501, 505})
@@ -90,6 +90,25 @@ def same_origin(url: httpx.URL, other: httpx.URL) -> bool:
 
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def server_url(host: str) -> str:
+    """`host` if it is an http(s) URL naming a host; else `WeighbridgeClientError`.
+
+    Checked before any request: a name like "localhost:8080" or a typo would otherwise
+    cost every retry of a connection that can never work.
+    """
+    try:
+        url = httpx.URL(host.strip())
+    except (httpx.InvalidURL, TypeError):
+        url = None
+    if url is None or url.scheme not in ("http", "https") or not url.host:
+        raise WeighbridgeClientError(
+            "INVALID_HOST",
+            f"{host!r} is not a server URL; give its scheme and host, "
+            "e.g. http://127.0.0.1:8080 or https://weighbridge.example.com.",
+        )
+    return str(url)
 
 
 def is_retryable_status(status: int) -> bool:

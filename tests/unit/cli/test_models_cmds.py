@@ -9,7 +9,13 @@ from typing import Any
 
 from tests.unit.cli.conftest import StubClient
 from weighbridge.cli.exit_codes import ExitCode
-from weighbridge.client import ApiError, DownloadError, JobFailed, TransportError
+from weighbridge.client import (
+    ApiError,
+    DownloadError,
+    JobFailed,
+    LocalInputError,
+    TransportError,
+)
 
 
 def test_list_sends_the_filters(run: Any) -> None:
@@ -92,6 +98,21 @@ def test_export_writes_and_reports_the_file(run: Any, tmp_path: Path) -> None:
     assert "Resumed: 4 B were already downloaded" in resumed.stderr
     kwargs = StubClient.calls[-1][1][2]
     assert kwargs["resume"] is False and kwargs["verify"] is False
+
+
+def test_export_refuses_an_existing_output_unless_forced(run: Any, tmp_path: Path) -> None:
+    out = str(tmp_path / "m.tar")
+    StubClient.raises = LocalInputError(f"{out} already exists; choose another.", "OUTPUT_EXISTS")
+    refused = run("models", "export", "cm-1", "-o", out)
+    assert refused.exit_code == ExitCode.USAGE and refused.stdout == ""
+    assert "OUTPUT_EXISTS" in refused.stderr and "--force" in refused.stderr
+    assert StubClient.calls[-1][1][2]["overwrite"] is False
+    as_json = run("models", "export", "cm-1", "-o", out, "--json")
+    assert json.loads(as_json.stdout)["error"]["code"] == "OUTPUT_EXISTS"
+    StubClient.raises = None
+    forced = run("models", "export", "cm-1", "-o", out, "--force")
+    assert forced.exit_code == 0, forced.output
+    assert StubClient.calls[-1][1][2]["overwrite"] is True
 
 
 def test_export_json(run: Any, tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ from weighbridge import (
     LocalInputError,
     RetryPolicy,
 )
+from weighbridge.client.download import part_path
 
 FILES = {"config.json": b'{"model_type": "bert"}', "sub/model.safetensors": b"w" * 70_000}
 
@@ -166,6 +167,39 @@ def test_an_output_in_a_missing_folder_is_refused_before_any_request(tmp_path: P
     with _client(server, tmp_path) as client, pytest.raises(LocalInputError) as err:
         client.export_model("cm-1", tmp_path / "no" / "out.tar")
     assert "does not exist" in err.value.msg and server.seen == []
+
+
+def test_an_existing_output_file_is_kept_unless_overwrite(tmp_path: Path) -> None:
+    server = ExportServer(_tar(FILES))
+    out = tmp_path / "out.tar"
+    out.write_bytes(b"precious")
+    with _client(server, tmp_path) as client, pytest.raises(LocalInputError) as err:
+        client.export_model("cm-1", out, poll_interval=0.01)
+    assert err.value.code == "OUTPUT_EXISTS" and str(out) in err.value.msg
+    assert server.seen == [] and out.read_bytes() == b"precious"  # asked nothing of the server
+    with _client(server, tmp_path) as client:
+        client.export_model("cm-1", out, poll_interval=0.01, overwrite=True)
+    assert out.read_bytes() == server.download.body
+
+
+def test_an_existing_file_in_an_output_folder_is_kept_unless_overwrite(tmp_path: Path) -> None:
+    server = ExportServer(_tar(FILES))
+    (tmp_path / "mini.tar").write_bytes(b"precious")
+    with _client(server, tmp_path) as client, pytest.raises(LocalInputError) as err:
+        client.export_model("cm-1", tmp_path, poll_interval=0.01)
+    assert err.value.code == "OUTPUT_EXISTS" and "mini.tar" in err.value.msg
+    assert (tmp_path / "mini.tar").read_bytes() == b"precious"
+    with _client(server, tmp_path) as client:
+        client.export_model("cm-1", tmp_path, poll_interval=0.01, overwrite=True)
+    assert (tmp_path / "mini.tar").read_bytes() == server.download.body
+
+
+def test_a_partial_download_alone_is_no_existing_output(tmp_path: Path) -> None:
+    server = ExportServer(_tar(FILES))
+    part_path(tmp_path / "out.tar").write_bytes(b"half")
+    with _client(server, tmp_path) as client:
+        client.export_model("cm-1", tmp_path / "out.tar", poll_interval=0.01)
+    assert (tmp_path / "out.tar").read_bytes() == server.download.body
 
 
 def test_the_api_key_is_sent_only_to_the_servers_own_origin(tmp_path: Path) -> None:
