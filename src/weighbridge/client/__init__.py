@@ -1,6 +1,6 @@
 """The weighbridge SDK: `Client` and its errors (httpx and the standard library only)."""
 
-from weighbridge.client.client import Client, ModelPage
+from weighbridge.client.client import Client
 from weighbridge.client.errors import (
     ApiError,
     DownloadError,
@@ -12,6 +12,7 @@ from weighbridge.client.errors import (
 )
 from weighbridge.client.exporter import ExportOutcome
 from weighbridge.client.importer import ImportOutcome
+from weighbridge.client.listing import ModelPage
 from weighbridge.client.transport import RetryPolicy
 from weighbridge.client.uploader import Limits
 

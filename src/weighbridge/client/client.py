@@ -12,18 +12,19 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
 import httpx
 
-from weighbridge.client import jobs
+from weighbridge.client import jobs, listing
 from weighbridge.client.errors import ApiError, WeighbridgeClientError
 from weighbridge.client.exporter import ExportOutcome, check_output, export_to
 from weighbridge.client.importer import ImportOutcome, UploadRequest, upload_model
 from weighbridge.client.jobs import StatusCallback
+from weighbridge.client.listing import ModelPage
 from weighbridge.client.packing import open_source
 from weighbridge.client.resume import DownloadStore, ResumeStore, default_state_dir
 from weighbridge.client.transport import RetryPolicy, Transport, server_url
@@ -31,25 +32,6 @@ from weighbridge.client.uploader import Limits, ProgressCallback
 
 API = "/api/public"
 DEFAULT_TIMEOUT = httpx.Timeout(120.0, connect=10.0)
-
-
-@dataclass(frozen=True)
-class ModelPage:
-    """One page of `list_models`: the models and where the page lies in the whole list."""
-
-    models: list[dict[str, Any]]
-    total: int | None
-    limit: int
-    offset: int
-
-    def to_dict(self) -> dict[str, Any]:
-        """The server's shape: `{"models", "total", "limit", "offset"}`."""
-        return {
-            "models": self.models,
-            "total": self.total,
-            "limit": self.limit,
-            "offset": self.offset,
-        }
 
 
 class Client:
@@ -115,6 +97,19 @@ class Client:
     def get_session(self, session_id: str) -> dict[str, Any]:
         return _as_dict(self._transport.get_json(f"{API}/files/session/{session_id}"))
 
+    def list_sessions(
+        self, status: str | None = "OPEN", *, limit: int = 100, offset: int = 0
+    ) -> list[dict[str, Any]]:
+        """The account's upload sessions, newest first; `status=None` lists them all.
+
+        The server allows a limited number of OPEN sessions per account (100 by default);
+        abort the ones no upload will finish with `abort_session`.
+        """
+        params: dict[str, str | int] = {"limit": limit, "offset": offset}
+        if status:
+            params["status"] = status.upper()
+        return listing.sessions(self._transport.get_json(f"{API}/files/session", params=params))
+
     def abort_session(self, session_id: str) -> dict[str, Any]:
         response = self._transport.request("DELETE", f"{API}/files/session/{session_id}")
         return _as_dict(self._transport.decode(response)) if response.content else {}
@@ -143,14 +138,7 @@ class Client:
         if status:
             params["status"] = status
         data = self._transport.get_json(f"{API}/models", params=params)
-        total: Any = None
-        if isinstance(data, Mapping):  # a page object; the list is under one of these
-            total = data.get("total")
-            data = next((data[k] for k in ("models", "items", "data", "results") if k in data), [])
-        models = [m for m in data if isinstance(m, dict)] if isinstance(data, list) else []
-        if not isinstance(total, int) or isinstance(total, bool):
-            total = None
-        return ModelPage(models=models, total=total, limit=limit, offset=offset)
+        return listing.model_page(data, limit, offset)
 
     def get_model(self, model_id: str) -> dict[str, Any]:
         return _as_dict(self._transport.get_json(f"{API}/models/{model_id}"))
@@ -260,7 +248,9 @@ class Client:
         `progress(bytes_done, bytes_total)` follows the upload, `hash_progress` the
         checksum pass before it, `on_status(dock_status)` each poll while waiting.
         An interrupted upload of the same input to the same server is resumed: chunks
-        the server already holds are not sent again.
+        the server already holds are not sent again. A session left by an earlier
+        upload from the same path that cannot be resumed (the file or the chunk size
+        changed, or `resume=False`) is aborted first.
         """
         source = open_source(path)
         request = UploadRequest(
@@ -270,6 +260,7 @@ class Client:
             chunk_size=chunk_size,
             parallel=parallel,
             resume=resume,
+            origin=str(Path(path).resolve()),
         )
         outcome = upload_model(
             self._transport,

@@ -5,6 +5,11 @@ interrupted run of the same upload left open, else a new one), sends the chunks 
 server does not hold yet, and completes the session, which starts the import job.
 Waiting for the job is `Client`'s business. Every call here is safe to repeat, so a
 crash at any point leaves something the next run can pick up.
+
+A saved session that is not resumed (`resume=False`, the server cannot continue it, or
+the same local path now gives another upload because the file or the chunk plan
+changed) is aborted before a new one starts: an open session holds server storage and
+counts against the account's open sessions.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from weighbridge.client.errors import ApiError, WeighbridgeClientError
+from weighbridge.client.errors import ApiError, TransportError
 from weighbridge.client.hashing import source_sha256
 from weighbridge.client.packing import ByteSource
 from weighbridge.client.resume import ResumeStore, UploadState, state_key
@@ -56,6 +61,7 @@ class UploadRequest:
     chunk_size: int | None
     parallel: int
     resume: bool
+    origin: str | None = None  # the local path uploaded, resolved; None: not tracked
 
 
 def upload_model(
@@ -87,6 +93,10 @@ def upload_model(
     # Only one process at a time may continue (and save) an upload's session; a second,
     # concurrent import of the same input gets a session of its own.
     with store.claim(key) as owned:
+        input_key = None
+        if owned and request.origin is not None:
+            input_key = state_key(kind="input", host=transport.base_url, path=request.origin)
+            _replace_earlier_upload(transport, store, input_key, key)
         session_id, held = _open_session(
             transport, store, key, start_body, plan, owned=owned, resume=request.resume
         )
@@ -99,6 +109,8 @@ def upload_model(
         completed = _complete(transport, session_id, source, plan, tracker, request.parallel)
         if owned:
             store.delete(key)
+            if input_key is not None and store.last_upload_of(input_key) == key:
+                store.set_last_upload(input_key, None)
     model_id = completed.get("modelId")
     return ImportOutcome(
         session_id=session_id,
@@ -123,18 +135,16 @@ def _open_session(
 ) -> tuple[str, set[int]]:
     """A session for this upload and the chunks it already holds (resumed or new).
 
-    Only the owner of the upload's lock (`owned`) reads or writes its saved state. Without
-    `resume` the saved session is aborted and its state replaced by the new session's: an
-    open session holds server storage and counts against the account's open sessions.
+    Only the owner of the upload's lock (`owned`) reads or writes its saved state. A saved
+    session that is not continued (without `resume`, or one the server cannot continue)
+    is aborted and its state replaced by the new session's.
     """
     state = store.load(key) if owned else None
     if state is not None and state.session_id:
-        if resume:
-            held = _held_chunks(transport, state.session_id, plan)
-            if held is not None:
-                return state.session_id, held
-        else:
-            _abort_quietly(transport, state.session_id)
+        held = _held_chunks(transport, state.session_id, plan) if resume else None
+        if held is not None:
+            return state.session_id, held
+        _abort_quietly(transport, state.session_id)
         state = None
     if state is None or not resume:
         # (A saved state without a session id is a start whose answer was lost; resuming
@@ -160,12 +170,32 @@ def _open_session(
     return session_id, set()
 
 
+def _replace_earlier_upload(
+    transport: Transport, store: ResumeStore, input_key: str, key: str
+) -> None:
+    """Abort the session an earlier upload of the same input left, if that upload is not
+    this one (the file or the chunk plan changed since), and make this one the input's."""
+    earlier = store.last_upload_of(input_key)
+    if earlier is not None and earlier != key:
+        with store.claim(earlier) as owned:  # not owned: another process is uploading it
+            state = store.load(earlier) if owned else None
+            if state is not None and state.session_id:
+                _abort_quietly(transport, state.session_id)
+            if owned:
+                store.delete(earlier)
+    store.set_last_upload(input_key, key)
+
+
 def _abort_quietly(transport: Transport, session_id: str) -> None:
-    """Abort a replaced session; if that fails it expires on its own, so go on anyway."""
+    """Abort a replaced session. Gone (404, 410) or finished meanwhile (409) is as good; if
+    the server cannot be reached the session expires on its own, so go on anyway."""
     try:
         transport.request("DELETE", f"{SESSION}/{session_id}")
-    except WeighbridgeClientError:
+    except TransportError:
         pass
+    except ApiError as exc:
+        if exc.status not in (404, 409, 410):
+            raise
 
 
 def _held_chunks(transport: Transport, session_id: str, plan: ChunkPlan) -> set[int] | None:

@@ -6,10 +6,13 @@ model and target path), in the state folder:
 
     <state dir>/uploads/<key>.json     {"version": 1, "idempotencyKey", "sessionId"}
     <state dir>/uploads/<key>.lock     flock()ed by the process uploading it right now
+    <state dir>/uploads/inputs/<input key>.json   {"version": 1, "uploadKey"}
     <state dir>/downloads/<key>.json   {"version": 1, "validator", "sizeBytes"}
     <state dir>/downloads/<key>.lock   flock()ed by the process downloading it right now
 
-An upload's state is the server session its chunks went to. A download's is the validator
+An upload's state is the server session its chunks went to. The `inputs` index names,
+per server and local path, the upload key last used for it: when the file or the chunk
+plan changed, the new upload finds (and aborts) the session the old one left open. A download's is the validator
 (ETag) the bytes in `<target>.part` came with, sent back as `If-Range` so a changed
 export restarts from zero instead of splicing two versions together.
 
@@ -142,6 +145,7 @@ class ResumeStore(_StateFolder):
 
     def __init__(self, directory: Path) -> None:
         super().__init__(directory / "uploads")
+        self._inputs = _StateFolder(self.folder / "inputs")
 
     def load(self, key: str) -> UploadState | None:
         try:
@@ -166,6 +170,25 @@ class ResumeStore(_StateFolder):
                 "sessionId": state.session_id,
             },
         )
+
+    def last_upload_of(self, input_key: str) -> str | None:
+        """The upload key last used for an input (server and local path), if any."""
+        try:
+            data = self._inputs._load_raw(input_key)
+            key = data.get("uploadKey") if data is not None else None
+            if data is not None and not isinstance(key, str):
+                raise ValueError("no upload key")
+            return key
+        except ValueError:
+            self._inputs.delete(input_key)
+            return None
+
+    def set_last_upload(self, input_key: str, key: str | None) -> None:
+        """Record (or, with None, forget) the upload key last used for an input."""
+        if key is None:
+            self._inputs.delete(input_key)
+        else:
+            self._inputs._save_raw(input_key, {"version": STATE_VERSION, "uploadKey": key})
 
 
 class DownloadStore(_StateFolder):

@@ -34,6 +34,7 @@ class FakeServer:
         self.chunk_posts: list[tuple[str, int]] = []
         self.chunk_headers: list[httpx.Headers] = []
         self.polls: dict[str, int] = {}
+        self.aborted: list[str] = []  # sessions a DELETE was sent for, in order
         self.fail: Failure | None = None
 
     def transport(self) -> httpx.MockTransport:
@@ -66,6 +67,8 @@ class FakeServer:
                 return self._complete(session_id)
             if method == "GET":
                 return self._state(session_id)
+            if method == "DELETE":
+                return self._abort(session_id)
             return self._chunk(session_id, request)
         if path.startswith("/api/public/dock-status/"):
             return self._dock_status(path.rsplit("/", 1)[1])
@@ -113,6 +116,17 @@ class FakeServer:
                 "receivedChunks": received,
             },
         )
+
+    def _abort(self, session_id: str) -> httpx.Response:
+        self.aborted.append(session_id)
+        status = self.sessions[session_id]["status"]
+        if status == "COMPLETED":
+            return error(409, "SESSION_COMPLETED", "already completed")
+        if status != "OPEN":
+            return error(410, "SESSION_GONE", f"session {status.lower()}")
+        self.sessions[session_id]["status"] = "ABORTED"
+        self.chunks[session_id] = {}
+        return httpx.Response(200, json={"sessionId": session_id, "status": "ABORTED"})
 
     def _complete(self, session_id: str) -> httpx.Response:
         body = self.sessions[session_id]["body"]

@@ -54,3 +54,20 @@ def test_only_one_claim_at_a_time(tmp_path: Path) -> None:
 def test_state_keys_are_stable_and_distinct() -> None:
     assert state_key(a=1, b="x") == state_key(b="x", a=1)
     assert state_key(a=1) != state_key(a=2)
+
+
+def test_the_last_upload_of_an_input_is_indexed_and_healed(tmp_path: Path) -> None:
+    store = ResumeStore(tmp_path)
+    assert store.last_upload_of("in") is None
+    store.set_last_upload("in", "k1")
+    assert json.loads((tmp_path / "uploads" / "inputs" / "in.json").read_text()) == {
+        "version": 1,
+        "uploadKey": "k1",
+    }
+    assert store.last_upload_of("in") == "k1"
+    store.set_last_upload("in", None)
+    assert store.last_upload_of("in") is None
+    for text in ("{nope", '{"version": 1}', '{"version": 1, "uploadKey": 3}'):
+        (tmp_path / "uploads" / "inputs" / "in.json").write_text(text)
+        assert store.last_upload_of("in") is None
+        assert not (tmp_path / "uploads" / "inputs" / "in.json").exists()
