@@ -5,10 +5,10 @@ specifics live in `zip_archive`). Invariants:
 - only regular files and folders are accepted; symbolic and hard links, devices, fifos,
   sparse and unknown member types are refused (UNSAFE_ARCHIVE) naming the member, before
   any of its bytes are written;
-- every name passes `staging.safe_relative_path` and every file is written by
+- every name passes `member_names.safe_relative_path` and every file is written by
   `ModelTree`, in pieces of at most `COPY_PIECE_BYTES`, never with `extractall`;
 - member count, total unpacked bytes and the unpacked/compressed ratio are checked
-  before and while writing (declared sizes are not trusted), so a bomb stops within one
+  (`unpack_budget`) before and while writing (declared sizes are not trusted), so a bomb stops within one
   piece of crossing a limit (LIMIT_EXCEEDED); tar's own metadata records (pax headers,
   GNU long names), which tarfile reads whole into memory, are capped too;
 - a truncated, garbled or trailing-garbage archive is CORRUPT_ARCHIVE, never a silently
@@ -27,22 +27,20 @@ import tarfile
 import zipfile
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import IO, Protocol, cast
 
 from weighbridge.errors import ErrorCode, PipelineError
 from weighbridge.pipeline.hashing import HashingReader
+from weighbridge.pipeline.member_names import safe_relative_path
 from weighbridge.pipeline.result import UnpackLimits
-from weighbridge.pipeline.staging import ModelTree, safe_relative_path
+from weighbridge.pipeline.staging import ModelTree
+from weighbridge.pipeline.unpack_budget import UnpackBudget, UnpackReport
 
 COPY_PIECE_BYTES = 1024 * 1024
 # tarfile's read-ahead in stream mode; larger means fewer calls, but it re-slices its
 # buffer on every small header read, so keep it moderate.
 TAR_STREAM_BUFFER_BYTES = 128 * 1024
-# Below this much compressed input the ratio is not judged: tar headers and small JSON
-# files compress far better than 200:1 and are harmless.
-RATIO_GRACE_BYTES = 1024 * 1024
 # tarfile reads a pax header or GNU long name whole into memory; real ones are tiny.
 MAX_TAR_METADATA_BYTES = 1024 * 1024
 _TAR_METADATA_TYPES = (
@@ -70,24 +68,6 @@ CORRUPT_ERRORS: tuple[type[BaseException], ...] = (
 _TAR_READ_ERRORS: tuple[type[BaseException], ...] = (*CORRUPT_ERRORS, OSError)
 
 
-@dataclass
-class UnpackReport:
-    """What unpacking noticed besides the files themselves."""
-
-    skipped: list[str] = field(default_factory=list)  # platform metadata, not kept
-
-    def warnings(self) -> list[str]:
-        if not self.skipped:
-            return []
-        example = self.skipped[0]
-        return [
-            (
-                f"Skipped {len(self.skipped)} macOS metadata entries (e.g. {example!r}); "
-                "they are not part of the model."
-            )
-        ]
-
-
 def is_platform_metadata(rel: PurePosixPath) -> bool:
     """macOS archive litter: resource forks and Finder files, never model content."""
     return rel.parts[0] == "__MACOSX" or rel.name.startswith("._") or rel.name == ".DS_Store"
@@ -99,45 +79,6 @@ def corrupt(file_name: str, problem: str) -> PipelineError:
         f"{file_name}: {problem}; the archive is truncated or damaged — re-create it and "
         "upload it again.",
     )
-
-
-class UnpackBudget:
-    """Running totals checked against the limits as members are written."""
-
-    def __init__(self, limits: UnpackLimits, file_name: str, compressed: Callable[[], int]) -> None:
-        self.limits = limits
-        self.file_name = file_name
-        self._compressed = compressed
-        self.members = 0
-        self.unpacked_bytes = 0
-
-    def count_member(self, member: str) -> None:
-        self.members += 1
-        if self.members > self.limits.max_members:
-            raise PipelineError(
-                ErrorCode.LIMIT_EXCEEDED,
-                f"{self.file_name}: has more than the limit of {self.limits.max_members} "
-                f"members (stopped at {member!r}); pack fewer files or ask the operator to raise "
-                "the member limit.",
-            )
-
-    def add_bytes(self, nbytes: int, member: str) -> None:
-        self.unpacked_bytes += nbytes
-        if self.unpacked_bytes > self.limits.max_unpacked_bytes:
-            raise PipelineError(
-                ErrorCode.LIMIT_EXCEEDED,
-                f"{self.file_name}: unpacks to more than the limit of "
-                f"{self.limits.max_unpacked_bytes} bytes (reached while writing {member!r}); ask the operator to raise the "
-                "unpacked size limit or split the model.",
-            )
-        compressed = max(self._compressed(), RATIO_GRACE_BYTES)
-        if self.unpacked_bytes > self.limits.max_compression_ratio * compressed:
-            raise PipelineError(
-                ErrorCode.LIMIT_EXCEEDED,
-                f"{self.file_name}: unpacks to more than {self.limits.max_compression_ratio:g} "
-                f"times its compressed size (reached while writing {member!r}); this looks "
-                "like a decompression bomb — model weights do not compress that well.",
-            )
 
 
 def refuse_type(member: str, kind: str) -> PipelineError:
@@ -189,6 +130,7 @@ def unpack_tar(
     budget = UnpackBudget(limits, file_name, lambda: reader.bytes_read)
     report = UnpackReport()
     ending: list[BaseException] = []
+    last: str | None = None  # the last member read, for saying where a problem is
 
     class RecordingTarInfo(tarfile.TarInfo):
         # This is TarInfo.fromtarfile (three lines) with two additions: tarfile swallows
@@ -209,7 +151,7 @@ def unpack_tar(
                 raise PipelineError(
                     ErrorCode.UNSAFE_ARCHIVE,
                     f"{file_name}: a tar metadata record (pax header or long name) of "
-                    f"{obj.size} bytes follows {last!r}; more than "
+                    f"{obj.size} bytes {_where(last)}; more than "
                     f"{MAX_TAR_METADATA_BYTES} bytes is not a real archive — re-create it "
                     "with a standard tar tool.",
                 )
@@ -223,7 +165,6 @@ def unpack_tar(
 
     head = reader.peek_prefix(4)
     stream = _decompressed(reader, file_name)
-    last = "the start of the archive"
     try:
         with tarfile.open(
             fileobj=stream, mode="r|", bufsize=TAR_STREAM_BUFFER_BYTES, tarinfo=RecordingTarInfo
@@ -233,7 +174,7 @@ def unpack_tar(
                 _unpack_tar_member(archive, info, tree, budget, report)
             if not ending or not isinstance(ending[-1], _EOF_HEADER_ERROR):
                 why = str(ending[-1]) if ending else "no end-of-archive marker"
-                raise corrupt(file_name, f"the tar stream breaks off after {last!r} ({why})")
+                raise corrupt(file_name, f"the tar stream breaks off {_where(last)} ({why})")
             # Read on through tarfile's own stream: it has already buffered what follows.
             assert archive.fileobj is not None
             _expect_only_zeros(archive.fileobj, file_name)
@@ -244,8 +185,21 @@ def unpack_tar(
                 f"{file_name} is a zip file, not a tar; start the import again with "
                 "fileExtension zip.",
             ) from exc
-        raise corrupt(file_name, f"cannot be read after {last!r} ({exc})") from exc
+        if isinstance(exc, gzip.BadGzipFile) and str(exc).startswith("Not a gzipped file"):
+            # The first gzip header was recognised by its magic bytes, so this is what
+            # follows the end of the compressed data (gzip reads it as a next member).
+            raise corrupt(
+                file_name,
+                "has bytes after the end of its gzip data that are not gzip (something was "
+                "appended to the file)",
+            ) from exc
+        raise corrupt(file_name, f"cannot be read {_where(last)} ({exc})") from exc
     return report
+
+
+def _where(last: str | None) -> str:
+    """Where in the tar a problem lies, as precisely as the stream lets us say."""
+    return "before its first member" if last is None else f"after member {last!r}"
 
 
 def _unpack_tar_member(

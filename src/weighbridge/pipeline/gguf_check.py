@@ -9,7 +9,8 @@ Invariants checked, each failure an INVALID_MODEL naming the file (and the tenso
 - every length and count is checked against the bytes left in the file before it is
   used, so a hostile header cannot make us allocate or loop beyond the file's size;
 - metadata values are skipped, except small `general.*`, `split.*` and `adapter.*`
-  scalars, so a huge vocabulary array costs only a seek per string;
+  scalars, so a huge vocabulary array costs only a seek per string; the reported
+  `general.architecture` follows `reported_text`;
 - tensor names are unique, n_dims ≤ 4, the type is a known ggml type, the innermost
   dimension is a whole number of quantisation blocks, offsets are aligned, and each
   tensor's bytes lie inside the file without overlapping another's.
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from weighbridge.errors import ErrorCode, PipelineError
+from weighbridge.pipeline.reported_text import reported
 
 MAGIC = b"GGUF"
 DEFAULT_ALIGNMENT = 32
@@ -240,6 +242,10 @@ def check_gguf(path: Path, name: str) -> GgufSummary:
                 metadata[key] = value
         infos = [_read_tensor_info(cur, index) for index in range(tensor_count)]
         header_end = cur.pos
+
+    architecture = metadata.get("general.architecture")
+    if isinstance(architecture, str):
+        reported(architecture, name, "general.architecture")
 
     alignment = metadata.get("general.alignment", DEFAULT_ALIGNMENT)
     if not isinstance(alignment, int) or alignment <= 0 or alignment & (alignment - 1):

@@ -10,8 +10,9 @@ them. Invariants (failures are INVALID_MODEL naming the file):
   top-level checkpoint that holds tensors, except the trainer's own files
   (training_args.bin, optimizer.pt, scheduler.pt, scaler.pt, rng_state*.pth), which
   are never weights. Their pickles were already scanned (`torch_check`) by the caller;
-- config.json, when present, is a JSON object; `architectures[0]` and `model_type` are
-  reported; a missing config.json or tokenizer is a warning, not a failure.
+- config.json, when present, is a JSON object (read by `json_files`); `architectures[0]`
+  and `model_type` are reported, so they follow `reported_text`; a missing config.json
+  or tokenizer is a warning, not a failure.
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ import re
 from pathlib import Path
 
 from weighbridge.errors import ErrorCode, PipelineError
+from weighbridge.pipeline.json_files import read_json_object
+from weighbridge.pipeline.reported_text import reported
 from weighbridge.pipeline.safetensors_check import check_safetensors
-from weighbridge.pipeline.shard_index import check_sharded, read_json_object
+from weighbridge.pipeline.shard_index import check_sharded
 from weighbridge.pipeline.torch_tensors import TorchSummary
 
 TOKENIZER_FILES = frozenset(
@@ -129,9 +132,9 @@ def describe(root: set[str], model_dir: Path) -> tuple[str | None, str | None, l
         )
         architectures = config.get("architectures")
         if isinstance(architectures, list) and architectures and isinstance(architectures[0], str):
-            architecture = architectures[0]
+            architecture = reported(architectures[0], "config.json", "architectures[0]")
         if isinstance(config.get("model_type"), str):
-            model_type = config["model_type"]
+            model_type = reported(config["model_type"], "config.json", "model_type")
     else:
         warnings.append(
             "No config.json found; architecture and model type are unknown and most loaders "

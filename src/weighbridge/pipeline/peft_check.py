@@ -2,9 +2,11 @@
 
 Owns what makes an adapter acceptable. Invariants (failures are INVALID_MODEL naming
 the file and tensor):
-- adapter_config.json is a JSON object with a string `peft_type`; for LoRA, `r` is a
-  positive integer, `lora_alpha` a number and `target_modules` a list of names or one
-  regex string (or absent);
+- adapter_config.json is a JSON object (read by `json_files`) with a string
+  `peft_type`; for LoRA, `r` is a positive integer, `lora_alpha` a number and
+  `target_modules` a list of names or one regex string (or absent); every string
+  reported (peft_type, task_type, base_model_name_or_path, target_modules) follows
+  `reported_text`;
 - the weights are adapter_model.safetensors, which passes every `safetensors_check`
   rule, or else adapter_model.bin, already scanned by the caller (`torch_check`);
 - for LoRA, every lora_A tensor has its lora_B partner and the reverse, and both carry
@@ -15,7 +17,6 @@ given, wins over the config's base_model_name_or_path.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -23,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from weighbridge.errors import ErrorCode, PipelineError
+from weighbridge.pipeline.json_files import read_json_object, shown
+from weighbridge.pipeline.reported_text import BASE_MODEL_CHARS, reported
 from weighbridge.pipeline.result import AdapterInfo
 from weighbridge.pipeline.safetensors_check import check_safetensors
 from weighbridge.pipeline.torch_tensors import TorchSummary
@@ -30,6 +33,12 @@ from weighbridge.pipeline.torch_tensors import TorchSummary
 CONFIG_NAME = "adapter_config.json"
 WEIGHTS_NAME = "adapter_model.safetensors"
 PICKLE_WEIGHTS_NAME = "adapter_model.bin"
+_CONFIG_FIX = "save the adapter again with PEFT's save_pretrained or fix the file"
+# PEFT saves the names it was given, usually module types (q_proj, v_proj); a list of
+# full paths to every targeted module of a large model runs to a few thousand.
+MAX_TARGET_MODULES = 10_000
+# A regex string matches module names; PEFT's own are well under this.
+MAX_TARGET_REGEX_CHARS = 4096
 # Saved LoRA tensor names carry one of these parts, e.g.
 # base_model.model.layers.0.self_attn.q_proj.lora_A.weight
 _A_PARTS = {"lora_A": "lora_B", "lora_embedding_A": "lora_embedding_B"}
@@ -50,21 +59,14 @@ def _invalid(problem: str) -> PipelineError:
 
 
 def read_adapter_config(path: Path) -> tuple[AdapterInfo, dict[str, Any]]:
-    try:
-        config = json.loads(path.read_bytes().decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise _invalid(
-            f"{CONFIG_NAME} is not valid JSON ({exc}); save the adapter again with PEFT's "
-            "save_pretrained or fix the file."
-        ) from None
-    if not isinstance(config, dict):
-        raise _invalid(f"{CONFIG_NAME} is not a JSON object; save the adapter again with PEFT.")
+    config = read_json_object(path, CONFIG_NAME, _CONFIG_FIX)
     peft_type = config.get("peft_type")
     if not isinstance(peft_type, str) or not peft_type:
         raise _invalid(
-            f"{CONFIG_NAME} has no peft_type (found {peft_type!r}); it is not a PEFT adapter "
-            "config — save the adapter with PEFT's save_pretrained."
+            f"{CONFIG_NAME} has no peft_type (found {shown(peft_type)}); it is not a PEFT "
+            "adapter config — save the adapter with PEFT's save_pretrained."
         )
+    reported(peft_type, CONFIG_NAME, "peft_type")
     base = config.get("base_model_name_or_path")
     task = config.get("task_type")
     r = config.get("r")
@@ -72,17 +74,22 @@ def read_adapter_config(path: Path) -> tuple[AdapterInfo, dict[str, Any]]:
     targets = config.get("target_modules")
     is_lora = peft_type.upper() == "LORA"
     if (r is not None or is_lora) and (not isinstance(r, int) or isinstance(r, bool) or r <= 0):
-        raise _invalid(f"{CONFIG_NAME} has r={r!r}; the LoRA rank must be a positive integer.")
+        raise _invalid(f"{CONFIG_NAME} has r={shown(r)}; the LoRA rank must be a positive integer.")
     if alpha is not None and (not isinstance(alpha, int | float) or isinstance(alpha, bool)):
-        raise _invalid(f"{CONFIG_NAME} has lora_alpha={alpha!r}; it must be a number.")
+        raise _invalid(f"{CONFIG_NAME} has lora_alpha={shown(alpha)}; it must be a number.")
     if targets is not None and not (
         isinstance(targets, str)
         or (isinstance(targets, list) and all(isinstance(t, str) for t in targets))
     ):
         raise _invalid(
-            f"{CONFIG_NAME} has target_modules={targets!r}; it must be a list of module names "
-            "or one regex string."
+            f"{CONFIG_NAME} has target_modules={shown(targets)}; it must be a list of module "
+            "names or one regex string."
         )
+    _check_targets(targets)
+    if isinstance(base, str) and base:
+        reported(base, CONFIG_NAME, "base_model_name_or_path", BASE_MODEL_CHARS)
+    if isinstance(task, str):
+        reported(task, CONFIG_NAME, "task_type")
     info = AdapterInfo(
         peft_type=peft_type,
         base_model_name_or_path=base if isinstance(base, str) and base else None,
@@ -92,6 +99,23 @@ def read_adapter_config(path: Path) -> tuple[AdapterInfo, dict[str, Any]]:
         target_modules=targets,
     )
     return info, config
+
+
+def _check_targets(targets: list[str] | str | None) -> None:
+    """target_modules is reported: bounded in count and length, no control characters."""
+    if isinstance(targets, str):
+        reported(targets, CONFIG_NAME, "target_modules", MAX_TARGET_REGEX_CHARS)
+        return
+    if targets is None:
+        return
+    if len(targets) > MAX_TARGET_MODULES:
+        raise _invalid(
+            f"{CONFIG_NAME} lists {len(targets)} target_modules, more than the "
+            f"{MAX_TARGET_MODULES} allowed; name module types (q_proj, v_proj) or use one "
+            "regex string instead."
+        )
+    for target in targets:
+        reported(target, CONFIG_NAME, "target_modules entry")
 
 
 def _expected_rank(module: str, r: int, rank_pattern: dict[str, Any]) -> int:

@@ -60,7 +60,10 @@ class Global:
     name: str
 
     def __str__(self) -> str:
-        return f"{self.module}.{self.name}"
+        # Quoted in UNSAFE_PICKLE messages, so a hostile name must not carry a NUL or
+        # control character into them: those are shown escaped.
+        text = f"{self.module}.{self.name}"
+        return text if text.isprintable() else repr(text)
 
 
 @dataclass(frozen=True)

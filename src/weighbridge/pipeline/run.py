@@ -22,12 +22,14 @@ from collections.abc import Callable, Iterable
 from pathlib import Path, PurePosixPath
 
 from weighbridge.errors import ErrorCode, PipelineError
-from weighbridge.pipeline.archive import UnpackReport, unpack_tar
+from weighbridge.pipeline.archive import unpack_tar
 from weighbridge.pipeline.detect import DetectedModel, detect_model, validation_bytes
 from weighbridge.pipeline.hashing import HashingReader, verify_upload
+from weighbridge.pipeline.member_names import safe_relative_path
 from weighbridge.pipeline.progress import ProgressMeter
 from weighbridge.pipeline.result import ImportRequest, ImportResult
-from weighbridge.pipeline.staging import ModelTree, safe_relative_path
+from weighbridge.pipeline.staging import ModelTree
+from weighbridge.pipeline.unpack_budget import UnpackReport
 from weighbridge.pipeline.zip_archive import unpack_zip
 
 ARCHIVE_EXTENSIONS = {"tar": "tar", "tar.gz": "tar.gz", "tgz": "tar.gz", "zip": "zip"}

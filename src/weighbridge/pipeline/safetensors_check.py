@@ -6,7 +6,8 @@ relative to the data area) plus an optional "__metadata__" of string → string.
 
 Invariants checked, each failure an INVALID_MODEL naming the file and the tensor:
 - 0 < N ≤ 100,000,000 (the reference implementation's cap) and N ≤ file size − 8;
-- the header is a UTF-8 JSON object without duplicate keys;
+- the header is a UTF-8 JSON object without duplicate keys (`json_files`) and
+  describes at least one tensor;
 - each dtype is known, each shape a list of non-negative ints, and end − begin equals
   the element count × the dtype's size (sub-byte dtypes: the bit count must fill whole
   bytes);
@@ -16,7 +17,6 @@ Invariants checked, each failure an INVALID_MODEL naming the file and the tensor
 
 from __future__ import annotations
 
-import json
 import math
 import struct
 from dataclasses import dataclass, field
@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from weighbridge.errors import ErrorCode, PipelineError
+from weighbridge.pipeline.json_files import parse_json, shown
 
 MAX_HEADER_BYTES = 100_000_000
 
@@ -81,15 +82,6 @@ def _invalid(
     return PipelineError(ErrorCode.INVALID_MODEL, f"{name}: {problem}; {fix}.")
 
 
-def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise ValueError(f"the key {key!r} appears twice")
-        result[key] = value
-    return result
-
-
 def read_header(path: Path, name: str) -> tuple[dict[str, Any], int, int]:
     """Read and parse the header; return (header, header length, data area length)."""
     file_size = path.stat().st_size
@@ -117,12 +109,9 @@ def read_header(path: Path, name: str) -> tuple[dict[str, Any], int, int]:
                 "corrupt",
             )
         raw = handle.read(header_len)
-    try:
-        header = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicate_keys)
-    except UnicodeDecodeError:
-        raise _invalid(name, "has a header that is not valid UTF-8") from None
-    except ValueError as exc:  # JSONDecodeError, duplicate keys
-        raise _invalid(name, f"has a header that is not valid JSON ({exc})") from None
+    header = parse_json(
+        raw, f"{name}: the header", "re-export it with the safetensors library", unique_keys=True
+    )
     if not isinstance(header, dict):
         raise _invalid(name, "has a header that is not a JSON object")
     return header, header_len, file_size - 8 - header_len
@@ -140,12 +129,12 @@ def _parse_tensor(name: str, tensor: str, entry: Any, data_len: int) -> TensorIn
     if not isinstance(dtype, str) or dtype not in DTYPE_BITS:
         raise _invalid(
             name,
-            f"{where} has unknown dtype {dtype!r} (known: {', '.join(sorted(DTYPE_BITS))})",
+            f"{where} has unknown dtype {shown(dtype)} (known: {', '.join(sorted(DTYPE_BITS))})",
         )
     shape = entry.get("shape")
     if not isinstance(shape, list) or not all(_is_int(d) and d >= 0 for d in shape):
         raise _invalid(
-            name, f"{where} has shape {shape!r}; it must be a list of non-negative integers"
+            name, f"{where} has shape {shown(shape)}; it must be a list of non-negative integers"
         )
     offsets = entry.get("data_offsets")
     if (
@@ -153,7 +142,7 @@ def _parse_tensor(name: str, tensor: str, entry: Any, data_len: int) -> TensorIn
         or len(offsets) != 2
         or not all(_is_int(o) and o >= 0 for o in offsets)
     ):
-        raise _invalid(name, f"{where} has data_offsets {offsets!r}; it must be [begin, end]")
+        raise _invalid(name, f"{where} has data_offsets {shown(offsets)}; it must be [begin, end]")
     begin, end = offsets
     if begin > end:
         raise _invalid(
@@ -190,6 +179,9 @@ def check_safetensors(path: Path, name: str) -> SafetensorsSummary:
         or not all(isinstance(k, str) and isinstance(v, str) for k, v in metadata.items())
     ):
         raise _invalid(name, "has a __metadata__ entry that is not a string-to-string map")
+    if not header:
+        # Loaders accept it, but a model of no tensors is an export gone wrong.
+        raise _invalid(name, "has no tensors (its header lists none)")
     tensors = {t: _parse_tensor(name, t, entry, data_len) for t, entry in header.items()}
 
     position, previous = 0, None

@@ -3,7 +3,8 @@
 Owns how shards and their index must agree, for safetensors and PyTorch shards alike
 (the caller says how to read one shard's tensor names and dtype counts). Invariants,
 each failure an INVALID_MODEL naming the index, the shard and the tensor:
-- the index is a JSON object whose `weight_map` maps tensor names to shard file names;
+- the index is a JSON object of at most `MAX_INDEX_BYTES` whose `weight_map` maps
+  tensor names to shard file names;
 - every shard it names is in the upload and holds every tensor mapped to it;
 - no tensor is stored in two shards;
 - no shard-named file (`*-00001-of-00002.*`) is left out of the index.
@@ -12,13 +13,15 @@ Tensors a shard holds but the index does not list are warnings (loaders ignore t
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
 
 from weighbridge.errors import ErrorCode, PipelineError
+from weighbridge.pipeline.json_files import read_json_object
 
+# An index spends about 100 bytes per tensor, so 64 MiB leaves room for 600,000 tensors
+# while keeping a hostile index out of memory.
+MAX_INDEX_BYTES = 64 * 1024 * 1024
 # Reads one shard (by its name): the names of its tensors and its elements per dtype.
 ShardReader = Callable[[str], tuple[Iterable[str], dict[str, int]]]
 
@@ -27,19 +30,12 @@ def _invalid(problem: str) -> PipelineError:
     return PipelineError(ErrorCode.INVALID_MODEL, problem)
 
 
-def read_json_object(path: Path, name: str, fix: str) -> dict[str, Any]:
-    try:
-        value = json.loads(path.read_bytes().decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise _invalid(f"{name} is not valid JSON ({exc}); {fix}.") from None
-    if not isinstance(value, dict):
-        raise _invalid(f"{name} is not a JSON object; {fix}.")
-    return value
-
-
 def _read_weight_map(model_dir: Path, index_name: str) -> dict[str, str]:
     index = read_json_object(
-        model_dir / index_name, index_name, "save the model again with save_pretrained"
+        model_dir / index_name,
+        index_name,
+        "save the model again with save_pretrained",
+        MAX_INDEX_BYTES,
     )
     weight_map = index.get("weight_map")
     if not isinstance(weight_map, dict) or not all(

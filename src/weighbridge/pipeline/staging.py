@@ -8,10 +8,16 @@ failure; on success it renames `model/` into place)::
       scratch/      files being written (temp names), the spooled zip; gone on return
 
 Invariants:
-- every path written under `model/` comes from `safe_relative_path`, so it is relative,
-  normalised, free of `..`, drive letters, backslashes and control characters;
+- every path written under `model/` comes from `member_names.safe_relative_path`, so
+  it is relative, normalised, short and free of `..`, drive letters, backslashes and
+  control characters;
 - a member name is used once: a second file with the same normalised path, or a file
-  where a folder is needed (or the reverse), is refused rather than overwritten;
+  where a folder is needed (or the reverse), is refused rather than overwritten; so is
+  a name that differs from another only by letter case or Unicode form, since the two
+  collide once the model is unpacked on a case-insensitive file system;
+- an OS error about a name (too long, invalid for the file system) is UNSAFE_ARCHIVE
+  naming the member, a full disk OUT_OF_STORAGE, any other disk error INTERNAL with
+  its reason: every OSError leaves as a PipelineError;
 - a file appears under `model/` only complete: it is written under `scratch/`, fsynced
   and `os.replace`d into place, so a crash never leaves a half file that looks whole;
 - nothing creates symbolic links, so the resolved parent of any destination stays
@@ -20,9 +26,9 @@ Invariants:
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
-import posixpath
 import shutil
 import uuid
 from pathlib import Path, PurePosixPath
@@ -30,55 +36,16 @@ from types import TracebackType
 from typing import Self
 
 from weighbridge.errors import ErrorCode, PipelineError
+from weighbridge.pipeline.member_names import folded, unsafe_member
 from weighbridge.pipeline.result import FileEntry
 from weighbridge.pipeline.write_behind import WriteBehind
 
-MAX_PATH_BYTES = 4096
 WRITE_BEHIND_AFTER_BYTES = 8 * 1024 * 1024
-MAX_NAME_BYTES = 255
-
-
-def _unsafe(member: str, problem: str) -> PipelineError:
-    return PipelineError(
-        ErrorCode.UNSAFE_ARCHIVE,
-        f"Archive member {member!r} {problem}; the archive was refused and nothing from it "
-        "was kept — re-create the archive from a plain folder of regular files.",
-    )
-
-
-def safe_relative_path(name: str) -> PurePosixPath | None:
-    """Turn an archive member name into a safe relative path; None for the root itself.
-
-    `a/./b` and `a/../b` normalise to `a/b` and `b`; anything that still climbs out
-    (`../x`), starts at a root (`/x`, `C:x`, `\\\\server\\x`) or hides a separator
-    (backslash) is refused, because some other tool reading these files could honour it.
-    """
-    if not name:
-        raise _unsafe(name, "has an empty name")
-    try:
-        encoded = name.encode("utf-8")
-    except UnicodeEncodeError:
-        raise _unsafe(name, "has a name that is not valid UTF-8") from None
-    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in name):
-        raise _unsafe(name, "has control characters in its name")
-    if "\\" in name:
-        raise _unsafe(name, "contains a backslash, which Windows treats as a folder separator")
-    if name.startswith("/"):
-        raise _unsafe(name, "has an absolute path")
-    if len(name) >= 2 and name[1] == ":" and name[0].isalpha():
-        raise _unsafe(name, "starts with a drive letter")
-    if len(encoded) > MAX_PATH_BYTES:
-        raise _unsafe(name, f"has a path longer than {MAX_PATH_BYTES} bytes")
-    normal = posixpath.normpath(name)
-    if normal == ".":
-        return None
-    parts = normal.split("/")
-    if parts[0] == "..":
-        raise _unsafe(name, "points outside the archive's folder ('..')")
-    for part in parts:
-        if len(part.encode("utf-8")) > MAX_NAME_BYTES:
-            raise _unsafe(name, f"has a path component longer than {MAX_NAME_BYTES} bytes")
-    return PurePosixPath(normal)
+# What the OS says about a name it cannot create: the member's fault, not the server's.
+_NAME_ERRNOS = frozenset(
+    {errno.ENAMETOOLONG, errno.EILSEQ, errno.EEXIST, errno.ENOTDIR, errno.EISDIR, errno.ELOOP}
+)
+_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
 class AtomicFileWriter:
@@ -89,17 +56,23 @@ class AtomicFileWriter:
     """
 
     def __init__(
-        self, temp_path: Path, final_path: Path, compute_sha256: bool = True, durable: bool = True
+        self,
+        temp_path: Path,
+        final_path: Path,
+        compute_sha256: bool = True,
+        durable: bool = True,
+        label: str | None = None,
     ) -> None:
         self._temp = temp_path
         self._final = final_path
+        self._label = label or final_path.name  # how errors name the file
         self._hash = hashlib.sha256() if compute_sha256 else None
         self._durable = durable
         try:
             # Held open across write() calls and closed by commit/__exit__.
             self._file = open(temp_path, "xb")  # noqa: SIM115
         except OSError as exc:
-            raise storage_error(exc, final_path.name) from exc
+            raise storage_error(exc, self._label) from exc
         self._behind: WriteBehind | None = None
         self.size = 0
         self.committed = False
@@ -112,7 +85,7 @@ class AtomicFileWriter:
         try:
             (self._behind or self._file).write(data)
         except OSError as exc:
-            raise storage_error(exc, self._final.name) from exc
+            raise storage_error(exc, self._label) from exc
         if self._hash is not None:
             self._hash.update(data)
         self.size += len(data)
@@ -132,7 +105,7 @@ class AtomicFileWriter:
             self._file.close()
             os.replace(self._temp, self._final)
         except OSError as exc:
-            raise storage_error(exc, self._final.name) from exc
+            raise storage_error(exc, self._label) from exc
         self.committed = True
         return None if self._hash is None else self._hash.hexdigest()
 
@@ -156,11 +129,15 @@ class AtomicFileWriter:
 
 def storage_error(exc: OSError, what: str) -> PipelineError:
     """Translate a disk error while writing `what` into a pipeline error, keeping why."""
-    if exc.errno == 28:  # ENOSPC
+    if exc.errno in _FULL_ERRNOS:
         return PipelineError(
             ErrorCode.OUT_OF_STORAGE,
             f"The server ran out of disk space while writing {what!r}; free space or "
             "raise the storage quota, then retry the import.",
+        )
+    if exc.errno in _NAME_ERRNOS:
+        return unsafe_member(
+            what, f"cannot be created on the server's file system ({exc.strerror or exc})"
         )
     return PipelineError(
         ErrorCode.INTERNAL,
@@ -175,11 +152,15 @@ class ModelTree:
         self.staging_dir = staging_dir
         self.model_dir = staging_dir / "model"
         self.scratch_dir = staging_dir / "scratch"
-        self.model_dir.mkdir()
-        self.scratch_dir.mkdir()
+        try:
+            self.model_dir.mkdir()
+            self.scratch_dir.mkdir()
+        except OSError as exc:
+            raise storage_error(exc, staging_dir.name) from exc
         self._model_root = self.model_dir.resolve()
         self._files: dict[PurePosixPath, FileEntry] = {}
         self._dirs: set[PurePosixPath] = set()
+        self._by_folded: dict[str, PurePosixPath] = {}  # every file and folder, see _claim
 
     @property
     def files(self) -> list[FileEntry]:
@@ -198,19 +179,40 @@ class ModelTree:
         # Defence in depth: `safe_relative_path` already guarantees this, but a path
         # that did not come through it must not reach mkdir or open.
         if rel.is_absolute() or ".." in rel.parts or not rel.parts:
-            raise _unsafe(member, "resolves outside the model folder")
+            raise unsafe_member(member, "resolves outside the model folder")
+
+    def _claim(self, rel: PurePosixPath, member: str) -> None:
+        """Refuse a name that differs only by case (or Unicode form) from one in use.
+
+        Exported and unpacked on macOS or Windows, `Model.safetensors` and
+        `model.safetensors` would be one file, one silently replacing the other.
+        """
+        held = self._by_folded.setdefault(folded(rel), rel)
+        if held != rel:
+            raise unsafe_member(
+                member,
+                f"differs from {str(held)!r} only by letter case; the two would be one file "
+                "on case-insensitive file systems (macOS, Windows)",
+            )
 
     def add_dir(self, rel: PurePosixPath, member: str) -> None:
         """Record (and create) a folder and its parents, refusing file/folder clashes."""
         self._check_lexically_inside(rel, member)
         for folder in [*reversed(rel.parents[:-1]), rel]:
+            if folder in self._dirs:
+                continue
             if folder in self._files:
-                raise _unsafe(member, f"needs {str(folder)!r} to be a folder, but it is a file")
+                raise unsafe_member(
+                    member, f"needs {str(folder)!r} to be a folder, but it is a file"
+                )
+            self._claim(folder, member)
+            # One level at a time, parents first: no recursion (pathlib's mkdir recurses
+            # once per missing parent) and each error names the folder it is about.
+            try:
+                (self.model_dir / folder).mkdir(exist_ok=True)
+            except OSError as exc:
+                raise storage_error(exc, folder.as_posix()) from exc
             self._dirs.add(folder)
-        try:
-            (self.model_dir / rel).mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise storage_error(exc, rel.as_posix()) from exc
 
     def open_file(
         self, rel: PurePosixPath, member: str, compute_sha256: bool = True
@@ -218,19 +220,20 @@ class ModelTree:
         """Check that `rel` is new and placeable, then return a writer for it."""
         self._check_lexically_inside(rel, member)
         if rel in self._files:
-            raise _unsafe(member, "appears twice in the archive (duplicate name)")
+            raise unsafe_member(member, "appears twice in the archive (duplicate name)")
         if rel in self._dirs:
-            raise _unsafe(member, "is a file, but another member uses that name as a folder")
+            raise unsafe_member(member, "is a file, but another member uses that name as a folder")
         if rel.parent != PurePosixPath("."):
             self.add_dir(rel.parent, member)
+        self._claim(rel, member)
         final = self.model_dir / rel
         # We never create links, so this holds; checked anyway because a wrong resolved
         # parent must never be written to.
         if not final.parent.resolve().is_relative_to(self._model_root):
-            raise _unsafe(member, "resolves outside the model folder")
+            raise unsafe_member(member, "resolves outside the model folder")
         if os.path.lexists(final):
-            raise _unsafe(member, "would overwrite a file that is already there")
-        return AtomicFileWriter(self.scratch_path("part"), final, compute_sha256)
+            raise unsafe_member(member, "would overwrite a file that is already there")
+        return AtomicFileWriter(self.scratch_path("part"), final, compute_sha256, label=member)
 
     def record(self, rel: PurePosixPath, size: int, sha256: str) -> None:
         self._files[rel] = FileEntry(path=rel.as_posix(), size=size, sha256=sha256)
@@ -248,9 +251,12 @@ class ModelTree:
         if top in self._files:
             return None
         holder = self.scratch_dir / f"{uuid.uuid4().hex}.unwrap"
-        os.rename(self.model_dir, holder)
-        os.rename(holder / top.as_posix(), self.model_dir)
-        holder.rmdir()
+        try:
+            os.rename(self.model_dir, holder)
+            os.rename(holder / top.as_posix(), self.model_dir)
+            holder.rmdir()
+        except OSError as exc:
+            raise storage_error(exc, top.as_posix()) from exc
         self._files = {
             rel.relative_to(top): FileEntry(
                 path=rel.relative_to(top).as_posix(), size=entry.size, sha256=entry.sha256
@@ -258,6 +264,7 @@ class ModelTree:
             for rel, entry in self._files.items()
         }
         self._dirs = {rel.relative_to(top) for rel in self._dirs if rel != top}
+        self._by_folded = {folded(rel): rel for rel in (*self._files, *self._dirs)}
         return top.as_posix()
 
     def remove_scratch(self) -> None:

@@ -26,15 +26,14 @@ from weighbridge.errors import ErrorCode, PipelineError
 from weighbridge.pipeline.archive import (
     COPY_PIECE_BYTES,
     CORRUPT_ERRORS,
-    RATIO_GRACE_BYTES,
-    UnpackBudget,
-    UnpackReport,
     corrupt,
     is_platform_metadata,
     refuse_type,
 )
+from weighbridge.pipeline.member_names import safe_relative_path
 from weighbridge.pipeline.result import UnpackLimits
-from weighbridge.pipeline.staging import ModelTree, safe_relative_path
+from weighbridge.pipeline.staging import ModelTree
+from weighbridge.pipeline.unpack_budget import RATIO_GRACE_BYTES, UnpackBudget, UnpackReport
 
 # zipfile also raises ValueError/RuntimeError for malformed entries.
 _ZIP_READ_ERRORS: tuple[type[BaseException], ...] = (

@@ -67,8 +67,10 @@ def test_all_reference_dtypes_are_known(tmp_path: Path) -> None:
     assert summary.dtypes["F32"] == 0
 
 
-def test_empty_header_object_is_an_empty_model(tmp_path: Path) -> None:
-    assert check(tmp_path, raw_safetensors({})).parameter_count == 0
+@pytest.mark.parametrize("header", [{}, {"__metadata__": {"format": "pt"}}])
+def test_a_header_without_tensors_is_refused(tmp_path: Path, header: dict[str, Any]) -> None:
+    # The reference loader reads it as an empty model; importing one is always a mistake.
+    refused(tmp_path, raw_safetensors(header), "has no tensors")
 
 
 def test_file_shorter_than_the_length_prefix(tmp_path: Path) -> None:

@@ -7,7 +7,8 @@ from pathlib import Path, PurePosixPath
 import pytest
 
 from weighbridge.errors import ErrorCode, PipelineError
-from weighbridge.pipeline.staging import ModelTree, safe_relative_path
+from weighbridge.pipeline.member_names import safe_relative_path
+from weighbridge.pipeline.staging import ModelTree
 
 
 @pytest.mark.parametrize(
@@ -42,7 +43,10 @@ def test_root_names_mean_nothing_to_write(name: str) -> None:
         ("a\nb", "control"),
         ("", "empty"),
         ("x" * 256, "longer than 255"),
-        ("a/" * 2100, "longer than 4096"),
+        ("a/" * 2100, "longer than 1024"),
+        ("d/" * 2000 + "f", "longer than 1024"),
+        ("d/" * 64 + "f", "65 levels deep, more than the 64 allowed"),
+        ("x" * 1025, "longer than 1024"),
         ("bad\udcff", "UTF-8"),
     ],
 )
@@ -52,6 +56,15 @@ def test_unsafe_names_are_refused_by_name(name: str, problem: str) -> None:
     assert caught.value.code == ErrorCode.UNSAFE_ARCHIVE
     assert problem in caught.value.msg
     assert repr(name)[:40] in caught.value.msg or name == ""
+    assert len(caught.value.msg) < 600  # the name is cut short, the advice is kept
+
+
+def test_names_at_the_limits_are_accepted() -> None:
+    deep = "d/" * 63 + "f"
+    assert safe_relative_path(deep) == PurePosixPath(deep)
+    long = "/".join(["x" * 200] * 5) + "/" + "y" * 19  # 1024 bytes in 6 levels
+    assert len(long.encode()) == 1024
+    assert safe_relative_path(long) == PurePosixPath(long)
 
 
 def write(tree: ModelTree, name: str, data: bytes = b"x") -> None:
