@@ -1,5 +1,5 @@
 """Client commands: `import` and `status`; `register` also adds the `models` group
-(`models_cmds.py`).
+(`models_cmds.py`) and the `sessions` group (`sessions_cmds.py`).
 
 Each command parses its options, makes one SDK call (`weighbridge.Client`) and renders
 the result: data on stdout (a summary, or the JSON record with `--json`), progress and
@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from weighbridge.cli import models_cmds, render
+from weighbridge.cli import models_cmds, render, sessions_cmds
 from weighbridge.cli.connection import (
     DEFAULT_HOST,
     HostOption,
@@ -154,3 +154,4 @@ def register(app: typer.Typer) -> None:
     app.command("import")(import_command)
     app.command("status")(status_command)
     app.add_typer(models_cmds.models_app(), name="models")
+    app.add_typer(sessions_cmds.sessions_app(), name="sessions")

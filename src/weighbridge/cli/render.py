@@ -1,5 +1,5 @@
-"""How client commands show things: models, jobs, exports and errors, for people and as
-JSON.
+"""How client commands show things: models, jobs, exports, upload sessions and errors,
+for people and as JSON.
 
 Data (a model, a list, a job) goes to stdout, as a readable summary or, with `--json`,
 as the server's JSON record untouched; messages for people (progress, hints, errors) go
@@ -113,6 +113,39 @@ def models_table(models: Sequence[Mapping[str, Any]]) -> Table:
             _text(str(m.get("createdOn") or "")[:19].replace("T", " ")),
         )
     return table
+
+
+def sessions_table(sessions: Sequence[Mapping[str, Any]]) -> Table:
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for column in ("session", "status", "file", "received", "size", "expires"):
+        table.add_column(
+            column,
+            justify="right" if column in ("received", "size") else "left",
+            no_wrap=column != "file",  # ids must stay whole to be copied
+            overflow="fold",
+        )
+    for s in sessions:
+        size, received = s.get("fileSize"), s.get("receivedBytes")
+        table.add_row(
+            _text(s.get("sessionId")),
+            _text(s.get("status")),
+            _text(s.get("fileName")),
+            format_size(received) if isinstance(received, int) else "—",
+            format_size(size) if isinstance(size, int) else "—",
+            _text(str(s.get("expirationDate") or "")[:19].replace("T", " ")),
+        )
+    return table
+
+
+def session_summary(session: Mapping[str, Any]) -> Rows:
+    return [
+        ("session", _text(session.get("sessionId"))),
+        ("status", _text(session.get("status"))),
+        ("file", _text(session.get("fileName"))),
+        ("size", _size(session.get("fileSize"))),
+        ("received", _size(session.get("receivedBytes"))),
+        ("expires", _text(session.get("expirationDate"))),
+    ]
 
 
 def page_footer(offset: int, shown: int, total: int | None) -> str | None:

@@ -24,6 +24,19 @@ MODEL = {
     "warnings": [],
 }
 
+SESSION = {
+    "sessionId": "0b6f1c9e-5d1a-4c57-9a43-3f0d2c6a7e11",
+    "status": "OPEN",
+    "fileContext": "model",
+    "fileName": "all-MiniLM-L6-v2.tar",
+    "fileSize": 91_618_861,
+    "totalChunks": 3,
+    "receivedBytes": 33_554_432,
+    "modelId": "cm-2",
+    "createdOn": "2026-12-03T10:00:00.000Z",
+    "expirationDate": "2026-12-04T10:00:00.000Z",
+}
+
 
 class StubClient:
     """Records how it was built and called; answers from class attributes."""
@@ -34,6 +47,7 @@ class StubClient:
     models: ClassVar[list[dict[str, Any]]] = [MODEL]
     total: ClassVar[int | None] = 1
     resumed_bytes: ClassVar[int] = 0
+    sessions: ClassVar[list[dict[str, Any]]] = []
 
     def __init__(self, host: str, api_key: str) -> None:
         StubClient.calls.append(("init", (host, api_key)))
@@ -102,6 +116,20 @@ class StubClient:
             dock_status={"_id": "ds-3", "status": "SUCCESS"},
         )
 
+    def list_sessions(
+        self, status: str | None = "OPEN", *, limit: int = 100, offset: int = 0
+    ) -> list[dict[str, Any]]:
+        StubClient.calls.append(("list_sessions", (status, limit, offset)))
+        if StubClient.raises is not None:
+            raise StubClient.raises
+        return list(StubClient.sessions)
+
+    def abort_session(self, session_id: str) -> dict[str, Any]:
+        StubClient.calls.append(("abort_session", session_id))
+        if StubClient.raises is not None:
+            raise StubClient.raises
+        return {**SESSION, "sessionId": session_id, "status": "ABORTED", "receivedBytes": 0}
+
     def get_model(self, model_id: str) -> dict[str, Any]:
         if StubClient.raises is not None:
             raise StubClient.raises
@@ -115,6 +143,7 @@ def run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
     StubClient.models = [MODEL]
     StubClient.total = 1
     StubClient.resumed_bytes = 0
+    StubClient.sessions = [SESSION]
     monkeypatch.setattr(connection, "Client", StubClient)
     monkeypatch.delenv("WEIGHBRIDGE_HOST", raising=False)
     monkeypatch.setenv("WEIGHBRIDGE_API_KEY", "k")
