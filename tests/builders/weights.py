@@ -51,6 +51,11 @@ def json_bytes(value: Any) -> bytes:
     return json.dumps(value).encode("utf-8")
 
 
+def nested_json(depth: int, key: str = "a") -> bytes:
+    """`{"a": [[[…]]]}` with `depth` nested lists: valid JSON that defeats recursive parsers."""
+    return b'{"' + key.encode() + b'": ' + b"[" * depth + b"]" * depth + b"}"
+
+
 def tiny_model(config: dict[str, Any] | None = CONFIG, tokenizer: bool = True) -> ModelFiles:
     """A complete little Hugging Face model folder: config, weights, tokenizer."""
     files: ModelFiles = {"model.safetensors": safetensors_bytes(tiny_tensors())}

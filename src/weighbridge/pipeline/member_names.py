@@ -82,5 +82,5 @@ def safe_relative_path(name: str) -> PurePosixPath | None:
 
 
 def folded(rel: PurePosixPath) -> str:
-    """`rel` as a case-insensitive file system compares it (macOS APFS, Windows NTFS)."""
+    """`rel` compared at least as loosely as case-insensitive file systems do (APFS, NTFS)."""
     return unicodedata.normalize("NFC", rel.as_posix()).casefold()

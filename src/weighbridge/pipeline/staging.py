@@ -206,12 +206,12 @@ class ModelTree:
                     member, f"needs {str(folder)!r} to be a folder, but it is a file"
                 )
             self._claim(folder, member)
-            # One level at a time, parents first: no recursion (pathlib's mkdir recurses
-            # once per missing parent) and each error names the folder it is about.
+            # One level at a time, parents first: pathlib's mkdir(parents=True) recurses
+            # once per missing parent, which a hostile depth turns into RecursionError.
             try:
                 (self.model_dir / folder).mkdir(exist_ok=True)
             except OSError as exc:
-                raise storage_error(exc, folder.as_posix()) from exc
+                raise storage_error(exc, member) from exc
             self._dirs.add(folder)
 
     def open_file(

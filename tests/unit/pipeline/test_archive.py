@@ -38,6 +38,11 @@ HOSTILE: list[tuple[str, Member, str]] = [
     ("backslash", Member("..\\..\\evil.txt", b"x"), "backslash"),
     ("symlink", Member("link", kind="symlink", target="/etc/passwd"), "symbolic link"),
     ("symlink-dir", Member("sub", kind="symlink", target=".."), "symbolic link"),
+    # Deeper than the OS can create: this used to escape as FileNotFoundError.
+    ("long-path", Member("d/" * 2000 + "f", b"x"), "longer than 1024 bytes"),
+    ("deep-path", Member("d/" * 64 + "f", b"x"), "65 levels deep"),
+    ("case-clash", Member("CONFIG.JSON", b"{}"), "only by letter case"),
+    ("case-clash-dir", Member("Extra/a.txt", b"x"), "only by letter case"),
 ]
 TAR_ONLY: list[tuple[str, Member, str]] = [
     ("hardlink", Member("hard", kind="hardlink", target="/etc/passwd"), "hard link"),
@@ -80,7 +85,7 @@ def test_hostile_member_is_refused_and_nothing_escapes(
     before = tree(outside)
     ext, build = FORMATS[fmt]
     # The hostile member sits after a valid file, so some writing has already happened.
-    data = build([*OK[:1], member, *OK[1:]])
+    data = build([*OK[:1], member, *OK[1:], Member("extra/b.txt", b"x")])
     expect(ErrorCode.UNSAFE_ARCHIVE, lambda: do_import(data, ext), text)
     staged = {f"job/staging/{p}" for p in tree(staging)}
     assert tree(outside) - staged == before
@@ -197,12 +202,40 @@ def test_garbage_instead_of_a_header_is_corrupt(do_import: Importer) -> None:
     whole = bytearray(tar_bytes(OK))
     header_and_data = 512 + ((len(MODEL["model.safetensors"]) + 511) // 512) * 512
     whole[header_and_data : header_and_data + 512] = b"\x07" * 512
-    expect(ErrorCode.CORRUPT_ARCHIVE, lambda: do_import(bytes(whole), "tar"), "breaks off")
+    expect(
+        ErrorCode.CORRUPT_ARCHIVE,
+        lambda: do_import(bytes(whole), "tar"),
+        "breaks off after member 'model.safetensors'",
+    )
 
 
 def test_data_after_end_of_archive_is_corrupt(do_import: Importer) -> None:
     data = tar_bytes(OK) + tar_bytes([Member("sneaky.txt", b"x")])
     expect(ErrorCode.CORRUPT_ARCHIVE, lambda: do_import(data, "tar"), "after the end-of-archive")
+
+
+def test_junk_after_the_gzip_data_is_corrupt_and_says_so(do_import: Importer) -> None:
+    data = tar_bytes(OK, "gz") + b"junk" * 10
+    error = expect(
+        ErrorCode.CORRUPT_ARCHIVE,
+        lambda: do_import(data, "tar.gz"),
+        "upload.tar.gz: has bytes after the end of its gzip data that are not gzip",
+    )
+    assert "start of the archive" not in error.msg
+
+
+def test_a_second_gzip_member_of_zeros_is_fine(do_import: Importer) -> None:
+    data = tar_bytes(OK, "gz") + gzip.compress(bytes(1024))  # what some tools append
+    assert do_import(data, "tar.gz").parameter_count == 34
+
+
+def test_where_a_damaged_tar_breaks_is_said(do_import: Importer) -> None:
+    data = tar_bytes(OK, "gz")
+    expect(
+        ErrorCode.CORRUPT_ARCHIVE,
+        lambda: do_import(data[: len(data) // 2], "tar.gz"),
+        "before its first member",  # the small tar is read ahead in one piece
+    )
 
 
 def test_gzip_crc_error_is_corrupt(do_import: Importer) -> None:

@@ -17,6 +17,7 @@ from tests.builders import (
     gguf_bytes,
     json_bytes,
     members,
+    nested_json,
     safetensors_bytes,
     sharded_model,
     tar_bytes,
@@ -25,6 +26,7 @@ from tests.builders import (
 )
 from tests.unit.pipeline.conftest import Importer
 from weighbridge.errors import ErrorCode, PipelineError
+from weighbridge.pipeline.json_files import MAX_JSON_FILE_BYTES
 from weighbridge.pipeline.result import ImportResult
 
 TORCH_ZIP_MAGIC = b"PK\x03\x04" + bytes(60)
@@ -247,3 +249,61 @@ def test_several_unrelated_ggufs_are_refused(do_import: Importer) -> None:
 def test_damaged_pickle_next_to_gguf_is_invalid(do_import: Importer) -> None:
     files = {"m.gguf": tiny_gguf(), "extra.pt": b"PK\x03\x04"}
     expect(ErrorCode.INVALID_MODEL, lambda: import_files(do_import, files), "extra.pt")
+
+
+@pytest.mark.parametrize(
+    ("name", "files"),
+    [
+        ("config.json", {**tiny_model(), "config.json": nested_json(100_000, "architectures")}),
+        (
+            "model.safetensors.index.json",
+            {**sharded_model(2)[0], "model.safetensors.index.json": nested_json(100_000)},
+        ),
+    ],
+)
+def test_json_nested_too_deeply(do_import: Importer, name: str, files: ModelFiles) -> None:
+    message = expect(
+        ErrorCode.INVALID_MODEL, lambda: import_files(do_import, files), "nested too deeply"
+    )
+    assert message.startswith(f"{name} ")
+
+
+def test_config_json_too_large_to_read(do_import: Importer) -> None:
+    padded = b"{}" + b" " * (MAX_JSON_FILE_BYTES - 1)
+    files = {**tiny_model(), "config.json": padded}
+    expect(
+        ErrorCode.INVALID_MODEL,
+        lambda: import_files(do_import, files),
+        f"config.json is {MAX_JSON_FILE_BYTES + 1} bytes",
+    )
+
+
+@pytest.mark.parametrize(
+    ("config", "fragments"),
+    [
+        ({"architectures": ["Bert\u0000Model"]}, ("architectures[0]", "control characters")),
+        ({"model_type": "be\u0000rt"}, ("model_type", "control characters")),
+        ({"model_type": "bert\u001b[31m"}, ("model_type", "control characters")),
+        ({"architectures": ["X" * 256]}, ("architectures[0]", "256 characters long")),
+        ({"model_type": "m" * 1000}, ("model_type", "1000 characters long")),
+    ],
+)
+def test_reported_config_strings_must_be_plain(
+    do_import: Importer, config: dict[str, object], fragments: tuple[str, ...]
+) -> None:
+    files = {**tiny_model(), "config.json": json_bytes(config)}  # json.dumps writes NUL as \u0000
+    message = expect(
+        ErrorCode.INVALID_MODEL, lambda: import_files(do_import, files), "config.json", *fragments
+    )
+    assert "\x00" not in message
+
+
+def test_names_differing_only_by_case_are_refused(do_import: Importer) -> None:
+    files = {**tiny_model(), "Model.safetensors": tiny_model()["model.safetensors"]}
+    expect(
+        ErrorCode.UNSAFE_ARCHIVE,
+        lambda: import_files(do_import, files),
+        "'model.safetensors'",
+        "'Model.safetensors'",
+        "case",
+    )

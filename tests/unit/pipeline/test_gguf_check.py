@@ -142,3 +142,13 @@ def test_duplicate_tensor_names(tmp_path: Path) -> None:
 
 def test_bad_alignment(tmp_path: Path) -> None:
     refused(tmp_path, gguf_bytes({"general.alignment": 24}, [], alignment=24), "power of two")
+
+
+@pytest.mark.parametrize(
+    ("architecture", "fragment"),
+    [("lla\x00ma", "control characters"), ("x" * 256, "256 characters long")],
+)
+def test_reported_architecture_must_be_plain(
+    tmp_path: Path, architecture: str, fragment: str
+) -> None:
+    refused(tmp_path, tiny_gguf(architecture), "general.architecture", fragment)

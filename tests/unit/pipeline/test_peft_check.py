@@ -14,6 +14,7 @@ from tests.builders import (
     json_bytes,
     lora_tensors,
     members,
+    nested_json,
     peft_adapter,
     tar_bytes,
 )
@@ -207,3 +208,47 @@ def test_adapter_flag_must_agree(
         fragment,
     )
     assert import_files(do_import, content, is_adapter=not flag).is_adapter is (not flag)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "fragments"),
+    [
+        ({"peft_type": "LO\x00RA"}, ("peft_type", "control characters")),
+        ({"task_type": "CAUSAL\x00LM"}, ("task_type", "control characters")),
+        ({"base_model_name_or_path": "org/m\x00"}, ("base_model_name_or_path", "control")),
+        ({"base_model_name_or_path": "o/" + "m" * 600}, ("602 characters long", "512 allowed")),
+        ({"target_modules": ["q_proj", "v\x00proj"]}, ("target_modules entry", "control")),
+        ({"target_modules": ["q_proj", "v" * 300]}, ("target_modules entry", "255 allowed")),
+        ({"target_modules": ".*\n(q|v)_proj"}, ("target_modules", "control characters")),
+        ({"target_modules": "q" * 5000}, ("target_modules", "4096 allowed")),
+        ({"target_modules": ["m"] * 10_001}, ("10001 target_modules", "10000 allowed")),
+    ],
+)
+def test_reported_adapter_strings_must_be_plain(
+    do_import: Importer, overrides: dict[str, Any], fragments: tuple[str, ...]
+) -> None:
+    files = peft_adapter(config=adapter_config(**overrides))
+    message = expect(
+        ErrorCode.INVALID_MODEL,
+        lambda: import_files(do_import, files),
+        "adapter_config.json",
+        *fragments,
+    )
+    assert "\x00" not in message and "\n" not in message
+
+
+def test_long_but_allowed_adapter_strings(do_import: Importer) -> None:
+    base = "o/" + "m" * 510
+    config = adapter_config(base_model_name_or_path=base, target_modules=["q_proj"] * 10_000)
+    result = import_files(do_import, peft_adapter(config=config))
+    assert result.base_model == base and result.adapter is not None
+
+
+def test_adapter_config_nested_too_deeply(do_import: Importer) -> None:
+    files = {**peft_adapter(), "adapter_config.json": nested_json(100_000, "peft_type")}
+    expect(
+        ErrorCode.INVALID_MODEL,
+        lambda: import_files(do_import, files),
+        "adapter_config.json",
+        "nested too deeply",
+    )

@@ -85,6 +85,17 @@ def test_global_outside_the_allow_list_is_unsafe(module: str, name: str) -> None
     assert "remove the file" in msg and "safetensors" in msg
 
 
+@pytest.mark.parametrize("protocol", [2, 4])
+def test_a_global_name_with_a_nul_is_shown_escaped(protocol: int) -> None:
+    # The message is stored as the job's error; PostgreSQL text cannot hold a NUL.
+    msg = refused(
+        ErrorCode.UNSAFE_PICKLE,
+        call_pickle("o\x00s", "sys\x1btem", "echo", protocol=protocol),
+        "'o\\x00s.sys\\x1btem'",
+    )
+    assert "\x00" not in msg and "\x1b" not in msg
+
+
 @pytest.mark.parametrize("protocol", range(pickle.HIGHEST_PROTOCOL + 1))
 def test_reduce_to_os_system_is_unsafe_in_every_protocol(protocol: int, tmp_path: Path) -> None:
     marker = tmp_path / "ran"

@@ -8,7 +8,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.builders import TINY_DTYPES, raw_safetensors, safetensors_bytes, tiny_tensors
+from tests.builders import (
+    TINY_DTYPES,
+    nested_json,
+    raw_safetensors,
+    safetensors_bytes,
+    tiny_tensors,
+)
 from weighbridge.errors import ErrorCode, PipelineError
 from weighbridge.pipeline.safetensors_check import DTYPE_BITS, check_safetensors
 
@@ -209,3 +215,20 @@ def test_zero_size_tensors_may_share_an_offset(tmp_path: Path) -> None:
         "c": entry(),
     }
     assert check(tmp_path, raw_safetensors(header, bytes(8))).dtypes == {"F32": 2}
+
+
+def test_header_nested_too_deeply(tmp_path: Path) -> None:
+    # {"a": [[[…]]]} a hundred thousand deep made json.loads raise RecursionError.
+    refused(tmp_path, raw_safetensors(nested_json(100_000)), "nested too deeply")
+
+
+def test_a_deep_or_huge_value_is_shown_short(tmp_path: Path) -> None:
+    deep = (
+        b'{"t": {"dtype": "F32", "shape": '
+        + b"[" * 200
+        + b"]" * 200
+        + b', "data_offsets": [0, 0]}}'
+    )
+    assert "shape [[[" in refused(tmp_path, raw_safetensors(deep), "tensor 't' has shape")
+    wide = {"t": entry(shape=[-1] * 1_000_000)}
+    assert len(refused(tmp_path, raw_safetensors(wide), "tensor 't' has shape")) < 400

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 from pathlib import Path, PurePosixPath
 
 import pytest
@@ -136,3 +138,70 @@ def test_tree_refuses_unsafe_paths_that_skip_the_name_check(tmp_path: Path, rel:
     with pytest.raises(PipelineError, match="outside the model folder"):
         tree.add_dir(PurePosixPath(rel), rel)
     assert {p.name for p in tmp_path.iterdir()} == {"staging"}
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("model.safetensors", "Model.safetensors"),
+        ("a/config.json", "A/other.json"),  # folders that would merge
+        ("caf\u00e9.txt", "cafe\u0301.txt"),  # one name in two Unicode forms
+    ],
+)
+def test_names_differing_only_by_case_are_refused(tmp_path: Path, first: str, second: str) -> None:
+    tree = ModelTree(tmp_path)
+    write(tree, first)
+    with pytest.raises(PipelineError, match="only by letter case") as caught:
+        write(tree, second)
+    assert caught.value.code == ErrorCode.UNSAFE_ARCHIVE
+    assert repr(second) in caught.value.msg
+
+
+def test_the_same_folder_twice_is_fine(tmp_path: Path) -> None:
+    tree = ModelTree(tmp_path)
+    write(tree, "a/b/one.json")
+    tree.add_dir(PurePosixPath("a/b"), "a/b/")
+    write(tree, "a/b/two.json")
+    assert [f.path for f in tree.files] == ["a/b/one.json", "a/b/two.json"]
+
+
+def test_case_rule_holds_after_stripping_the_top_folder(tmp_path: Path) -> None:
+    tree = ModelTree(tmp_path)
+    write(tree, "top/config.json")
+    assert tree.strip_single_top_folder() == "top"
+    with pytest.raises(PipelineError, match="only by letter case"):
+        write(tree, "Config.json")
+
+
+def _failing(error: int) -> object:
+    def fail(*args: object, **kwargs: object) -> None:
+        raise OSError(error, os.strerror(error))
+
+    return fail
+
+
+@pytest.mark.parametrize(
+    ("error", "code"),
+    [
+        (errno.ENAMETOOLONG, ErrorCode.UNSAFE_ARCHIVE),
+        (errno.EILSEQ, ErrorCode.UNSAFE_ARCHIVE),
+        (errno.ENOSPC, ErrorCode.OUT_OF_STORAGE),
+        (errno.EDQUOT, ErrorCode.OUT_OF_STORAGE),
+        (errno.EIO, ErrorCode.INTERNAL),
+    ],
+)
+@pytest.mark.parametrize("where", ["mkdir", "replace"])
+def test_os_errors_while_placing_a_member_are_translated(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: int, code: ErrorCode, where: str
+) -> None:
+    tree = ModelTree(tmp_path)
+    if where == "mkdir":
+        monkeypatch.setattr(Path, "mkdir", _failing(error))
+    else:
+        monkeypatch.setattr(os, "replace", _failing(error))
+    with pytest.raises(PipelineError) as caught:
+        write(tree, "sub/weights.bin")
+    assert caught.value.code == code
+    assert "'sub/weights.bin'" in caught.value.msg
+    assert os.strerror(error) in caught.value.msg or code == ErrorCode.OUT_OF_STORAGE
+    assert list(tree.scratch_dir.iterdir()) == []

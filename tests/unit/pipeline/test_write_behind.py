@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import io
+import os
 from pathlib import Path
 
 import pytest
@@ -48,12 +49,18 @@ def test_a_write_error_reaches_the_producer_and_close() -> None:
     assert raised.value.errno == errno.ENOSPC
 
 
-def test_large_writes_are_flushed_to_disk_as_they_go(tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_large_writes_are_flushed_to_disk_as_they_go(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     flushes: list[int] = []
     monkeypatch.setattr(write_behind, "FLUSH_EVERY_BYTES", 100)
-    real = write_behind.os.fdatasync
-    monkeypatch.setattr(write_behind.os, "fdatasync", lambda fd: (flushes.append(fd), real(fd)))
+    real = os.fdatasync
+
+    def recording(fd: int) -> None:
+        flushes.append(fd)
+        real(fd)
+
+    monkeypatch.setattr(os, "fdatasync", recording)
     with open(tmp_path / "out", "wb") as f:
         behind = WriteBehind(f)
         for _ in range(10):
