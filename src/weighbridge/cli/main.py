@@ -1,7 +1,7 @@
 """The `weighbridge` command: one typer app, each command group in its own module.
 
 Server-side commands (`serve`, `keys`) live in `server_cmds.py`; client commands
-(`import`, `status`, `models`) in `client_cmds.py` and talk to a server only through the
+(`import`, `status`, `models`, `sessions`) in `client_cmds.py` and talk to a server only through the
 SDK. Errors become a message on stderr and an exit code from `exit_codes.py`.
 """
 
