@@ -188,10 +188,11 @@ def unpack_tar(
         if isinstance(exc, gzip.BadGzipFile) and str(exc).startswith("Not a gzipped file"):
             # The first gzip header was recognised by its magic bytes, so this is what
             # follows the end of the compressed data (gzip reads it as a next member).
-            raise corrupt(
-                file_name,
-                "has bytes after the end of its gzip data that are not gzip (something was "
-                "appended to the file)",
+            raise PipelineError(
+                ErrorCode.CORRUPT_ARCHIVE,
+                f"{file_name}: has bytes after the end of its gzip data that are not gzip; "
+                "something was appended to the file after it was made — upload the archive "
+                "exactly as tar wrote it.",
             ) from exc
         raise corrupt(file_name, f"cannot be read {_where(last)} ({exc})") from exc
     return report
