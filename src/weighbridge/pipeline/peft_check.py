@@ -118,15 +118,22 @@ def _check_targets(targets: list[str] | str | None) -> None:
         reported(target, CONFIG_NAME, "target_modules entry")
 
 
-def _expected_rank(module: str, r: int, rank_pattern: dict[str, Any]) -> int:
-    """The rank PEFT gives `module`: the first matching rank_pattern key, else r."""
+# rank_pattern keys are regexes written by whoever uploads the adapter, and Python's re
+# can take exponential time on patterns like "(a+)+$". Only keys made of name characters
+# (where "." may match any character, as PEFT allows) are matched; they run in linear
+# time. A module that a more complex key could match is not rank-checked at all.
+SAFE_PATTERN_KEY = re.compile(r"^[A-Za-z0-9_.]{1,255}$")
+
+
+def _expected_rank(module: str, r: int, rank_pattern: dict[str, Any]) -> int | None:
+    """The rank PEFT gives `module`: the first matching rank_pattern key, else r; None
+    when a key too complex to evaluate safely might apply."""
     short = module.removeprefix("base_model.model.")
     for key, rank in rank_pattern.items():
-        try:
-            if re.fullmatch(rf"(.*\.)?(?:{key})", short) and isinstance(rank, int):
-                return rank
-        except re.error:
-            continue
+        if not isinstance(key, str) or not SAFE_PATTERN_KEY.match(key):
+            return None
+        if re.fullmatch(rf"(.*\.)?(?:{key})", short) and isinstance(rank, int):
+            return rank
     return r
 
 
@@ -167,7 +174,7 @@ def check_lora_pairs(
             )
         module = key.split(".*")[0]
         expected = _expected_rank(module, r, rank_pattern)
-        if a[0] != expected or b[1] != expected:
+        if expected is not None and (a[0] != expected or b[1] != expected):
             raise _invalid(
                 f"{weights_name}: tensors {pair['A']!r} {list(a)} and {pair['B']!r} "
                 f"{list(b)} have rank {a[0]}/{b[1]} but {CONFIG_NAME} says "

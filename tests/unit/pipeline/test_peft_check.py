@@ -252,3 +252,15 @@ def test_adapter_config_nested_too_deeply(do_import: Importer) -> None:
         "adapter_config.json",
         "nested too deeply",
     )
+
+
+def test_a_catastrophic_rank_pattern_is_not_evaluated() -> None:
+    """rank_pattern keys are uploader-written regexes; "(a+)+$" would take exponential time
+    against a long module name (evaluating it here would outlast the test timeout), so
+    such a key turns the rank check off instead."""
+    from weighbridge.pipeline.peft_check import _expected_rank
+
+    module = "base_model.model." + "a" * 60 + "!"
+    assert _expected_rank(module, 4, {"(a+)+$": 8}) is None
+    assert _expected_rank("base_model.model.layers.0.q_proj", 4, {"q_proj": 8}) == 8
+    assert _expected_rank("base_model.model.layers.0.k_proj", 4, {"q_proj": 8}) == 4
