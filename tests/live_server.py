@@ -73,9 +73,10 @@ class LiveServer:
             self.proc.wait()
 
     def settings(self) -> Settings:
-        return Settings(data_dir=self.data_dir, **{
-            k.removeprefix("WEIGHBRIDGE_").lower(): v for k, v in self.extra_env.items()
-            if k.startswith("WEIGHBRIDGE_")})
+        """The server's settings, read the way the server reads them (its environment)."""
+        fields = {k.removeprefix("WEIGHBRIDGE_").lower(): v for k, v in self.extra_env.items()
+                  if k.startswith("WEIGHBRIDGE_")}
+        return Settings.model_validate({**fields, "data_dir": self.data_dir})
 
     def create_key(self, name: str = "test", account: str | None = None) -> str:
         database = open_database(self.settings())
