@@ -22,7 +22,7 @@ import queue
 import threading
 from typing import BinaryIO
 
-DEFAULT_DEPTH = 4
+DEFAULT_DEPTH = 2
 FLUSH_EVERY_BYTES = 256 * 1024 * 1024
 
 
