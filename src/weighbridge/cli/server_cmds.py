@@ -1,4 +1,4 @@
-"""Server-side commands: `serve` runs the API, `keys create` makes an API key.
+"""Server-side commands: `serve` runs the API, `keys create|list|revoke` manage API keys.
 
 Both work on the server's own data directory (or database) directly, not over HTTP.
 """
@@ -49,6 +49,48 @@ def create_key(
         database.close()
     typer.echo(f"created key {name!r} for account {acct.name!r} ({acct.id})", err=True)
     typer.echo(key)
+
+
+@keys_app.command("list")
+def list_keys(
+    data_dir: Annotated[Path | None, typer.Option(help="The server's data directory.")] = None,
+) -> None:
+    """List the API keys (id, name, account, created, revoked); secrets are never shown."""
+    from weighbridge.server import open_database
+    from weighbridge.services import accounts
+
+    database = open_database(_settings(data_dir=data_dir))
+    try:
+        with database.transaction() as db:
+            rows = accounts.list_keys(db)
+    finally:
+        database.close()
+    for key, acct in rows:
+        revoked = f"revoked {key.revoked_on.isoformat()}" if key.revoked_on else "active"
+        typer.echo(f"{key.id}\t{key.name}\t{acct.name}\t{key.created_on.isoformat()}\t"
+                   f"{revoked}")
+
+
+@keys_app.command("revoke")
+def revoke_key(
+    key_id: Annotated[str, typer.Argument(help="The key's id, from `weighbridge keys list`.")],
+    data_dir: Annotated[Path | None, typer.Option(help="The server's data directory.")] = None,
+) -> None:
+    """Revoke an API key: requests with it are answered 401 from then on."""
+    from weighbridge.errors import WeighbridgeError
+    from weighbridge.server import open_database
+    from weighbridge.services import accounts
+
+    database = open_database(_settings(data_dir=data_dir))
+    try:
+        with database.transaction() as db:
+            accounts.revoke_key(db, key_id)
+    except WeighbridgeError as exc:
+        typer.echo(f"Error {exc.code}: {exc.msg}", err=True)
+        raise typer.Exit(2) from exc
+    finally:
+        database.close()
+    typer.echo(f"revoked key {key_id}", err=True)
 
 
 def register(app: typer.Typer) -> None:

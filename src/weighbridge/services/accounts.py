@@ -46,6 +46,23 @@ def create_key(db: Session, name: str, account_name: str | None = None) -> tuple
     return key, account
 
 
+def list_keys(db: Session) -> list[tuple[ApiKey, Account]]:
+    """Every key (never the secret itself: only its hash is stored) with its account."""
+    return repo.all_keys(db)
+
+
+def revoke_key(db: Session, key_id: str) -> ApiKey:
+    """Revoke a key by its id (from `list_keys`); requests with it then answer 401."""
+    row = repo.get_key(db, key_id)
+    if row is None:
+        raise WeighbridgeError(ErrorCode.NOT_FOUND, f"No API key with id {key_id}; "
+                               "`weighbridge keys list` shows the ids.")
+    if row.revoked_on is None:
+        row.revoked_on = datetime.now(UTC)
+        db.flush()
+    return row
+
+
 def authenticate(db: Session, key: str | None) -> str:
     """The account id that owns `key`, or 401."""
     if not key:

@@ -22,6 +22,16 @@ def find_active_key(db: Session, key_hash: str) -> ApiKey | None:
     ).first()
 
 
+def all_keys(db: Session) -> list[tuple[ApiKey, Account]]:
+    rows = db.execute(select(ApiKey, Account).join(Account, Account.id == ApiKey.account_id)
+                      .order_by(ApiKey.created_on)).all()
+    return [(row[0], row[1]) for row in rows]
+
+
+def get_key(db: Session, key_id: str) -> ApiKey | None:
+    return db.get(ApiKey, key_id)
+
+
 def add(db: Session, row: Account | ApiKey) -> None:
     db.add(row)
     db.flush()
