@@ -97,3 +97,17 @@ def test_out_of_storage_answers_507_keeps_nothing_and_the_session_goes_on(
     finally:
         roomy.stop()
 
+
+
+def test_the_minimum_chunk_size_applies_to_every_chunk_but_the_last(tmp_path: Path) -> None:
+    srv = LiveServer(tmp_path / "data", env={"WEIGHBRIDGE_MIN_CHUNK_SIZE_BYTES": "100"}).start()
+    try:
+        with client(srv, srv.create_key("min")) as api:
+            assert api.get("/api/public/limits").json()["minChunkSize"] == 100
+            sid = gale.start(api, b"m" * 150, "safetensors", 2)["sessionId"]
+            r = gale.send_raw(api, sid, 0, b"m" * 50)
+            assert r.status_code == 400 and "at least 100" in r.json()["errors"][0]["msg"]
+            assert gale.send_raw(api, sid, 0, b"m" * 100).status_code == 200
+            assert gale.send_raw(api, sid, 1, b"m" * 50).status_code == 200  # the last one
+    finally:
+        srv.stop()

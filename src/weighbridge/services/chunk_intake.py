@@ -72,13 +72,17 @@ def _check_number(session: UploadSession, number: int | None) -> int:
     return number
 
 
-def _check_size(session: UploadSession, number: int, size: int) -> None:
+def _check_size(session: UploadSession, number: int, size: int, min_size: int) -> None:
     if size == 0:
         raise WeighbridgeError(ErrorCode.EMPTY_CHUNK, f"Chunk {number} is empty; every chunk "
                                "must hold at least one byte.")
+    last = session.total_chunks - 1
+    if number < last and size < min_size:
+        raise WeighbridgeError(ErrorCode.INVALID_FIELD, f"Chunk {number} has {size} bytes; "
+                               f"every chunk but the last must hold at least {min_size} bytes "
+                               "(see GET /api/public/limits).", field="chunkSize")
     if session.chunk_size is None:
         return
-    last = session.total_chunks - 1
     want = session.chunk_size if number < last else session.file_size - session.chunk_size * last
     if size != want:
         raise WeighbridgeError(ErrorCode.INVALID_FIELD, f"Chunk {number} has {size} bytes but "
@@ -206,7 +210,7 @@ class ChunkIntake:
             final = meta()
             number = _check_number(session, final.chunk_number)
             upload_sessions.check_metadata(session, final.session_fields)
-            _check_size(session, number, received)
+            _check_size(session, number, received, self._settings.min_chunk_size_bytes)
             digest = sink.hasher.hexdigest()
             if final.expected_sha256 and final.expected_sha256.strip().lower() != digest:
                 raise WeighbridgeError(ErrorCode.CHUNK_CHECKSUM_MISMATCH, f"Chunk {number} has "
