@@ -9,7 +9,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.live_server import LiveServer
+from tests.live_server import LiveServer, free_port
+
+# Credentials for the S3-compatible test server (moto accepts any).
+FAKE_AWS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_DEFAULT_REGION": "us-east-1"}
 
 
 @pytest.fixture(scope="module")
@@ -39,3 +43,24 @@ def minilm_dir() -> Path:
     path = Path(spec.origin).parent / "model"
     assert (path / "model.safetensors").is_file()
     return path
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(fake_aws: dict[str, str]) -> Iterator[str]:
+    """An S3-compatible server (moto's) on a free port on 127.0.0.1."""
+    moto_server = pytest.importorskip("moto.server", reason="moto[server] is a dev dependency")
+    port = free_port()
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def fake_aws() -> Iterator[dict[str, str]]:
+    """Fake credentials in this process's environment (boto3 reads them from there)."""
+    mp = pytest.MonkeyPatch()
+    for name, value in FAKE_AWS.items():
+        mp.setenv(name, value)
+    yield dict(FAKE_AWS)
+    mp.undo()

@@ -38,6 +38,7 @@ class LiveServer:
 
     def start(self) -> LiveServer:
         env = {**os.environ, **self.extra_env, "PYTHONUNBUFFERED": "1"}
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "weighbridge", "serve", "--host", "127.0.0.1",

@@ -7,6 +7,7 @@ module reads the environment on its own.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -25,6 +26,14 @@ class Settings(BaseSettings):
     # Not `host`: WEIGHBRIDGE_HOST is the client's server URL (DESIGN §5).
     bind_host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
+
+    # Where chunks and model files live: "local" (data_dir/blobs) or "s3" (an
+    # S3-compatible store; credentials from the usual AWS_* variables or files).
+    storage: Literal["local", "s3"] = "local"
+    s3_bucket: str = ""
+    s3_prefix: str = "weighbridge"
+    s3_endpoint_url: str = ""
+    s3_region: str = ""
 
     # Upload limits (served by GET /api/public/limits).
     max_file_size_bytes: int = Field(default=1 * TiB, ge=1)

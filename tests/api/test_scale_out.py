@@ -16,6 +16,7 @@ import pytest
 
 from tests.api import gale
 from tests.live_server import LiveServer
+from weighbridge.storage.s3 import make_client
 
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -76,3 +77,33 @@ def test_two_servers_share_one_upload_and_one_registry(
         assert done["status"] == "SUCCESS", done
         tar = api_a.get(done["response"]["downloadUrl"].replace(b.url, a.url))
         assert tar.status_code == 200 and len(tar.content) == done["response"]["sizeBytes"]
+
+
+def test_two_servers_without_a_shared_disk_share_postgres_and_s3(
+        tmp_path: Path, postgres_url: str, s3_endpoint: str, fake_aws: dict[str, str],
+        minilm_tar: bytes) -> None:
+    bucket = f"wb-{uuid.uuid4().hex[:12]}"
+    make_client(s3_endpoint, "us-east-1").create_bucket(Bucket=bucket)
+    env = {**fake_aws, "WEIGHBRIDGE_DATABASE_URL": postgres_url, "WEIGHBRIDGE_STORAGE": "s3",
+           "WEIGHBRIDGE_S3_BUCKET": bucket, "WEIGHBRIDGE_S3_ENDPOINT_URL": s3_endpoint}
+    a = LiveServer(tmp_path / "host-a" / "data", env=env).start()
+    b = LiveServer(tmp_path / "host-b" / "data", env=env).start()
+    try:
+        headers = {"X-api-key": a.create_key("s3-pair", account="s3-pair")}
+        with httpx.Client(base_url=a.url, headers=headers, timeout=60) as api_a, \
+                httpx.Client(base_url=b.url, headers=headers, timeout=60) as api_b:
+            sid = gale.start(api_b, minilm_tar, "tar", 4)["sessionId"]
+            for i, piece in enumerate(gale.split(minilm_tar, 4)):
+                assert gale.send_raw(api_a if i % 2 else api_b, sid, i, piece).status_code == 200
+            status = gale.wait_job(api_b, gale.complete(api_a, sid).json()["dockStatusId"])
+            assert status["status"] == "SUCCESS", status
+            model_id = status["response"]["modelId"]
+            export = gale.wait_job(api_a, api_b.post(
+                f"/api/public/models/{model_id}/export").json()["dockStatusId"])
+            url = export["response"]["downloadUrl"]
+            via_a = api_a.get(url.replace(b.url, a.url)).content
+            via_b = api_b.get(url.replace(a.url, b.url)).content
+            assert via_a == via_b and len(via_a) == export["response"]["sizeBytes"]
+    finally:
+        a.stop()
+        b.stop()
