@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 # elsewhere would fetch a multi-GB CUDA build, so it is installed only from that file.
 TORCH_WHEEL := $(firstword $(wildcard /opt/wheels/torch-2.13.0+cpu-*.whl))
 
-.PHONY: install demo test bench lint typecheck check clean
+.PHONY: install demo test bench bench-core lint typecheck check clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,12 @@ test: check
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[bench]'
 	$(PY) bench/upload_bench.py
+
+# The core profile alone (about a minute): a 2 GiB file, 64 MiB chunks, 4 in parallel,
+# raw form; upload MB/s, complete→SUCCESS MB/s and the server's peak RSS.
+bench-core: $(STAMP)
+	$(PY) bench/upload_bench.py --sizes-mib 2048 --chunks-mib 64 --parallel 4 --forms raw \
+		--reps 1 --no-tus --no-cli --small-seconds 3
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests
