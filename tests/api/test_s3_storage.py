@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import tarfile
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,9 +40,15 @@ def test_the_real_model_imports_exports_and_deletes_through_s3(
         assert status["status"] == "SUCCESS", status
         model = status["response"]
         assert model["parameterCount"] == 22_713_728
-        keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
-        assert not any("/sessions/" in k for k in keys)  # chunks freed after the import
-        assert sum("/objects/sha256/" in k for k in keys) == len(model["files"])
+        def keys() -> list[str]:
+            return [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+
+        # The chunks are freed just after the job reports SUCCESS.
+        deadline = time.monotonic() + 30
+        while any("/sessions/" in k for k in keys()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any("/sessions/" in k for k in keys())
+        assert sum("/objects/sha256/" in k for k in keys()) == len(model["files"])
         assert not any((srv.data_dir / "blobs").rglob("*.safetensors"))  # nothing local
 
         export = gale.wait_job(api, api.post(
