@@ -34,6 +34,8 @@ from weighbridge.pipeline.zip_archive import unpack_zip
 
 ARCHIVE_EXTENSIONS = {"tar": "tar", "tar.gz": "tar.gz", "tgz": "tar.gz", "zip": "zip"}
 BARE_EXTENSIONS = {"safetensors", "gguf"}
+# Every extension an upload may declare → its normal form; the one list of model formats.
+UPLOAD_EXTENSIONS = {**ARCHIVE_EXTENSIONS, **{ext: ext for ext in sorted(BARE_EXTENSIONS)}}
 # Share of the job's progress given to streaming/unpacking; validation gets the rest.
 STREAM_SHARE = 0.9
 

@@ -28,6 +28,7 @@ from weighbridge.db.repos.models import ModelFilter
 from weighbridge.db.tables import Model, ModelFile, UploadSession
 from weighbridge.errors import ErrorCode, WeighbridgeError
 from weighbridge.pipeline.result import AdapterInfo, ImportResult
+from weighbridge.pipeline.run import UPLOAD_EXTENSIONS
 from weighbridge.storage import layout
 from weighbridge.storage.base import BlobStore
 
@@ -37,7 +38,8 @@ DELETING = "DELETING"
 
 def default_name(file_name: str) -> str:
     name = PurePosixPath(file_name).name
-    for suffix in (".tar.gz", ".tgz", ".tar", ".zip", ".safetensors", ".gguf"):
+    for ext in sorted(UPLOAD_EXTENSIONS, key=len, reverse=True):  # "tar.gz" before "gz"
+        suffix = "." + ext
         if name.lower().endswith(suffix) and len(name) > len(suffix):
             return name[: -len(suffix)]
     return name

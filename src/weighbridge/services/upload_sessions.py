@@ -24,14 +24,14 @@ from weighbridge import ids
 from weighbridge.db.repos import sessions as repo
 from weighbridge.db.tables import Chunk, Job, StoredFile, UploadSession
 from weighbridge.errors import ErrorCode, WeighbridgeError
+from weighbridge.pipeline.run import UPLOAD_EXTENSIONS
 from weighbridge.services import jobs, plain_files
 from weighbridge.settings import Settings
 from weighbridge.storage import layout
 from weighbridge.storage.base import BlobStore
 
 MODEL_CONTEXT = "model"
-EXTENSIONS = {"tar": "tar", "tar.gz": "tar.gz", "tgz": "tar.gz", "zip": "zip",
-              "safetensors": "safetensors", "gguf": "gguf"}
+EXTENSIONS = UPLOAD_EXTENSIONS
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 # Plain-file contexts (DESIGN §2.8) are names, and their extensions anything file-like.
 CONTEXT_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")

@@ -62,10 +62,7 @@ async def upload_chunk(session_id: str, request: Request, account: Account, res:
 
 
 async def _complete_fields(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if len(raw) > 64 * 1024:
-        raise WeighbridgeError(ErrorCode.TOO_LARGE, "The complete body is too large; send "
-                               "nothing or the session's fields as JSON.")
+    raw = await request.body()  # size-capped by api/body_limit.py
     if not raw.strip():
         return {}
     try:
