@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     s3_prefix: str = "weighbridge"
     s3_endpoint_url: str = ""
     s3_region: str = ""
+    # Local storage writes around the page cache (O_DIRECT) where the file system allows
+    # it, falling back by itself where it does not; false forces ordinary writes.
+    direct_io: bool = True
 
     # Upload limits (served by GET /api/public/limits).
     max_file_size_bytes: int = Field(default=1 * TiB, ge=1)

@@ -13,10 +13,10 @@ from weighbridge.storage.local import LocalBlobStore
 from weighbridge.storage.s3 import PART_BYTES, S3BlobStore, make_client
 
 
-@pytest.fixture(params=["local", "s3"])
+@pytest.fixture(params=["local", "local-buffered", "s3"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BlobStore]:
-    if request.param == "local":
-        yield LocalBlobStore(tmp_path / "blobs")
+    if request.param.startswith("local"):
+        yield LocalBlobStore(tmp_path / "blobs", direct_io=request.param == "local")
         return
     endpoint = request.getfixturevalue("s3_endpoint")
     client = make_client(endpoint, "us-east-1")

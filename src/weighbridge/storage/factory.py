@@ -15,4 +15,4 @@ def make_blob_store(settings: Settings) -> BlobStore:
 
         client = make_client(settings.s3_endpoint_url, settings.s3_region)
         return S3BlobStore(client, settings.s3_bucket, settings.s3_prefix)
-    return LocalBlobStore(settings.data_dir / "blobs", settings.min_free_bytes)
+    return LocalBlobStore(settings.data_dir / "blobs", settings.min_free_bytes, settings.direct_io)

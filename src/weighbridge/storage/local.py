@@ -24,6 +24,7 @@ from typing import Self
 
 from weighbridge.errors import ErrorCode, WeighbridgeError
 from weighbridge.storage.base import READ_PIECE_BYTES
+from weighbridge.storage.direct_file import BufferPool, DirectFile
 
 PART_PREFIX = ".part-"
 SPACE_CHECK_EVERY_BYTES = 16 * 1024 * 1024
@@ -46,7 +47,7 @@ def _check_free_space(directory: Path, min_free_bytes: int, incoming: int) -> No
 
 
 class LocalBlobWriter:
-    def __init__(self, path: Path, min_free_bytes: int = 0) -> None:
+    def __init__(self, path: Path, min_free_bytes: int, buffers: BufferPool | None) -> None:
         self._path = path
         self._tmp = path.parent / f"{PART_PREFIX}{uuid.uuid4().hex}"
         self._done = False
@@ -56,7 +57,7 @@ class LocalBlobWriter:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             _check_free_space(path.parent, self._min_free, 0)
-            self._fd = os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            self._file = DirectFile(self._tmp, buffers)
         except OSError as exc:
             raise translate_os_error(exc, "opening a file") from exc
 
@@ -70,29 +71,24 @@ class LocalBlobWriter:
             if self._min_free and self._bytes_written >= self._next_space_check:
                 _check_free_space(self._path.parent, self._min_free, len(view))
                 self._next_space_check = self._bytes_written + SPACE_CHECK_EVERY_BYTES
-            while view:
-                n = os.write(self._fd, view)
-                view = view[n:]
-                self._bytes_written += n
+            self._file.write(view)
+            self._bytes_written += len(view)
         except OSError as exc:
             self.cancel()
             raise translate_os_error(exc, "writing") from exc
 
     def commit(self) -> None:
         try:
-            os.fdatasync(self._fd)
-            os.posix_fadvise(self._fd, 0, 0, os.POSIX_FADV_DONTNEED)
-            os.close(self._fd)
             self._done = True
+            self._file.finish()
             os.replace(self._tmp, self._path)
         except OSError as exc:
             self.cancel()
             raise translate_os_error(exc, "saving") from exc
 
     def cancel(self) -> None:
-        if not self._done:
-            self._done = True
-            os.close(self._fd)
+        self._done = True
+        self._file.close()
         self._tmp.unlink(missing_ok=True)
 
     def __enter__(self) -> Self:
@@ -109,9 +105,10 @@ class LocalBlobWriter:
 
 
 class LocalBlobStore:
-    def __init__(self, root: Path, min_free_bytes: int = 0) -> None:
+    def __init__(self, root: Path, min_free_bytes: int = 0, direct_io: bool = True) -> None:
         self.root = root
         self._min_free = min_free_bytes
+        self._buffers = BufferPool() if direct_io else None
         root.mkdir(parents=True, exist_ok=True)
 
     def _path(self, key: str) -> Path:
@@ -121,7 +118,7 @@ class LocalBlobStore:
         return self.root.joinpath(*parts)
 
     def writer(self, key: str) -> LocalBlobWriter:
-        return LocalBlobWriter(self._path(key), self._min_free)
+        return LocalBlobWriter(self._path(key), self._min_free, self._buffers)
 
     def iter_bytes(self, key: str, piece_bytes: int = READ_PIECE_BYTES) -> Iterator[bytes]:
         with open(self._path(key), "rb", buffering=0) as f:
