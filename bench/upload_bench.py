@@ -439,24 +439,18 @@ def print_table(result: dict[str, Any]) -> None:
 
 # -- main --------------------------------------------------------------------------------
 
-# The files the upload hot path lives in: --compare-ref takes these from the ref and the
-# rest from the working tree, so "before" differs from "after" only in them.
-HOT_PATH = ["src/weighbridge/api/chunk_body.py", "src/weighbridge/services/chunk_intake.py"]
-
-
 def start_base(ref: str, work: Path) -> tuple[str, Server]:
-    """Start a second weighbridge: this tree with HOT_PATH as of `ref` (PYTHONPATH wins over
-    the editable install's path), for before/after figures from one run."""
+    """Start a second weighbridge from `src/` as of `ref` (PYTHONPATH wins over the
+    editable install's path), for before/after figures from one run. Dependencies are
+    this tree's, so `ref` should not be older than the last change to them."""
     repo = HERE.parent
     commit = subprocess.run(["git", "-C", str(repo), "rev-parse", ref], check=True,
                             capture_output=True, text=True).stdout.strip()
     dest = work / "base-src"
-    shutil.copytree(repo / "src", dest / "src",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-    for rel in HOT_PATH:
-        old = subprocess.run(["git", "-C", str(repo), "show", f"{commit}:{rel}"], check=True,
+    dest.mkdir()
+    archive = subprocess.run(["git", "-C", str(repo), "archive", commit, "src"], check=True,
                              capture_output=True).stdout
-        (dest / rel).write_bytes(old)
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
     port = free_port()
     env = {"PYTHONPATH": str(dest / "src")}
     return commit, Server("weighbridge-before", [PY, "-m", "weighbridge", "serve", "--port",
@@ -490,8 +484,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--quick", action="store_true",
                    help="smoke run: 256 MiB, 64 MiB chunks, 1 run, 3 s of small sessions")
     p.add_argument("--compare-ref", default=None,
-                   help="also measure weighbridge with the upload hot-path files as of this git "
-                        "ref ('before' rows), side by side")
+                   help="also measure weighbridge's src/ as of this git ref ('before' rows), "
+                        "side by side")
     p.add_argument("--workdir", type=Path, default=None,
                    help="where files and server data go (default: a temp dir, removed)")
     p.add_argument("--json", type=Path, default=HERE / "results" / "upload_bench.json")
