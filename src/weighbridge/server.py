@@ -75,15 +75,23 @@ def tune_malloc() -> None:
     Measured on these machines (PERF-NOTES): with the default dynamic mmap/trim
     thresholds the upload path spends most of its CPU in page faults; fixing both
     thresholds cuts faults ~60x and raises throughput ~1.7x at the same RSS.
+
+    One arena instead of up to eight per core: the import job's threads then reuse the
+    memory the upload path freed instead of growing arenas of their own. Peak RSS over
+    50 small sessions, four parallel 1 GiB uploads and their import: 145 MiB with the
+    default arenas, 130-146 with two, 128-136 with one. The threads that move bytes allocate
+    little, so sharing the arena cost no throughput measurably (1 GiB, 8 and 64 MiB
+    chunks, 1 and 4 parallel, one or two arenas: level within the run-to-run noise).
     """
     libc_name = ctypes.util.find_library("c")
     if not libc_name:
         return
     libc = ctypes.CDLL(libc_name)
-    m_trim_threshold, m_mmap_threshold = -1, -3
+    m_trim_threshold, m_mmap_threshold, m_arena_max = -1, -3, -8
     if hasattr(libc, "mallopt"):
         libc.mallopt(m_mmap_threshold, 4 * 1024 * 1024)
         libc.mallopt(m_trim_threshold, 256 * 1024 * 1024)
+        libc.mallopt(m_arena_max, 1)
 
 
 def serve(settings: Settings) -> None:
